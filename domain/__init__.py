@@ -1,0 +1,1 @@
+"""Pure order-management domain: orders, fulfilment network, sourcing and time models."""

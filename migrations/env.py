@@ -1,0 +1,50 @@
+"""Alembic environment: runs revisions over the async engine of store.db."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from store.db import create_engine
+from store.models import Base
+
+URL_ATTRIBUTE = "database_url"
+
+
+def _database_url() -> str:
+    url = context.config.attributes.get(URL_ATTRIBUTE)
+    if url:
+        return str(url)
+    from doms.settings import Settings
+
+    return Settings().app_database_url
+
+
+def _run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = create_engine(_database_url())
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run_migrations)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=_database_url(), target_metadata=Base.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,1 @@
+"""The app database: SQLAlchemy models, engine setup, migrations runner, repositories."""

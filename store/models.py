@@ -1,0 +1,155 @@
+"""Tables of the app database. The schema is owned by the Alembic revisions in migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every database; SQLite keeps no zone, so it is restored on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class FulfilmentCentreRow(Base):
+    __tablename__ = "fulfilment_centres"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(50))
+    country: Mapped[str] = mapped_column(String(2))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    central: Mapped[bool] = mapped_column(default=False)
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+
+    sku: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class StockRow(Base):
+    """Units of one SKU at one FC. Invariant: on_hand = available + reserved + shipped."""
+
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("available >= 0", name="available_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    )
+
+    fc_id: Mapped[str] = mapped_column(ForeignKey("fulfilment_centres.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    available: Mapped[int] = mapped_column(Integer)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    shipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_type: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    destination_country: Mapped[str] = mapped_column(String(2))
+    destination_postal_code: Mapped[str] = mapped_column(String(16))
+    destination_lat: Mapped[float] = mapped_column(Float)
+    destination_lon: Mapped[float] = mapped_column(Float)
+    speedup: Mapped[float] = mapped_column(Float)
+    promised_hours: Mapped[float | None] = mapped_column(Float)
+    promised_delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OrderLineRow(Base):
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class AllocationRow(Base):
+    """Units of an order line reserved at one FC."""
+
+    __tablename__ = "allocations"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
+    fc_id: Mapped[str] = mapped_column(ForeignKey("fulfilment_centres.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class ShipmentRow(Base):
+    """One parcel from one FC; the unique (order, FC) pair is what stops a double shipment."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("order_id", "fc_id", name="uq_shipments_order_fc"),)
+
+    shipment_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
+    fc_id: Mapped[str] = mapped_column(ForeignKey("fulfilment_centres.id"))
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SurveyRow(Base):
+    __tablename__ = "surveys"
+    __table_args__ = (
+        CheckConstraint("delivery_time BETWEEN 1 AND 5", name="delivery_time_range"),
+        CheckConstraint("accuracy BETWEEN 1 AND 5", name="accuracy_range"),
+        CheckConstraint("overall BETWEEN 1 AND 5", name="overall_range"),
+    )
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
+    delivery_time: Mapped[int] = mapped_column(Integer)
+    accuracy: Mapped[int] = mapped_column(Integer)
+    overall: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())

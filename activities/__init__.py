@@ -1,0 +1,1 @@
+"""The I/O steps of an order's lifecycle, called by workflows/ as Temporal activities."""

@@ -1,0 +1,73 @@
+"""Inputs and results exchanged between the API, the order workflow and its activities.
+
+One dataclass per call, so fields can be added without breaking running histories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
+from domain.sourcing import Shortage
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A validated order as the API accepted it; the order workflow's input."""
+
+    order_id: str
+    customer_id: str
+    order_type: OrderType
+    destination: Destination
+    lines: list[OrderLine]
+    mode: Mode
+    speedup: float
+
+
+@dataclass(frozen=True)
+class AllocateInput:
+    request: OrderRequest
+    placed_at: datetime
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class Allocation:
+    fulfilment_centre: str
+    lines: list[OrderLine]
+    distance_km: float
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The sourcing decision: what `POST /orders` answers with."""
+
+    order_id: str
+    status: OrderStatus
+    placed_at: datetime
+    allocations: list[Allocation] = field(default_factory=list)
+    allocated_at: datetime | None = None
+    promised_hours: float | None = None
+    promised_delivery_at: datetime | None = None
+    reason: str | None = None
+    shortages: list[Shortage] = field(default_factory=list)
+    unknown_skus: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShipInput:
+    order_id: str
+    fulfilment_centre: str
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    shipment_id: str
+    dispatched_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryInput:
+    order_id: str
+    delivered_at: datetime

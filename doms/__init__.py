@@ -1,0 +1,1 @@
+"""DOMS command line, settings and the local process supervisor."""

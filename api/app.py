@@ -1,0 +1,41 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.problems import install_problem_handlers
+from api.routes import health, orders, surveys
+from doms.settings import Settings
+from store.db import create_engine, session_factory
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.app_database_url)
+        app.state.settings = settings
+        app.state.sessions = session_factory(engine)
+        # Lazy: the API starts (and /readyz says why it is not ready) even before Temporal.
+        app.state.temporal = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+        )
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="DOMS — Distributed Order Management System",
+        version="0.1.0",
+        summary="Orders sourced to the nearest fulfilment centre, each a Temporal workflow.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for module in (orders, surveys, health):
+        app.include_router(module.router)
+    return app

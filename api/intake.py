@@ -1,0 +1,76 @@
+"""Placing an order: validate what the schema cannot, start the workflow, map its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from activities.messages import OrderRequest, Placement
+from api.problems import Problem, invalid_field
+from api.schemas import OrderCreate
+from domain.orders import Destination, OrderLine, OrderStatus, destination_error
+from doms.settings import Settings
+from workflows.starter import order_workflow_id, place_order
+
+
+def new_order_id() -> str:
+    """Time-ordered (milliseconds, then randomness), so sorting by id sorts by placement."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
+
+
+def order_request(body: OrderCreate, settings: Settings) -> OrderRequest:
+    if error := destination_error(body.order_type, body.destination.country):
+        field = "destination.country" if "country" in error else "order_type"
+        raise invalid_field(field, error)
+    destination = body.destination
+    return OrderRequest(
+        order_id=new_order_id(),
+        customer_id=body.customer_id,
+        order_type=body.order_type,
+        destination=Destination(
+            destination.country, destination.postal_code, destination.lat, destination.lon
+        ),
+        lines=[OrderLine(line.sku, line.quantity) for line in body.lines],
+        mode=settings.mode,
+        speedup=settings.speedup,
+    )
+
+
+async def placement_of(client: Client, request: OrderRequest, settings: Settings) -> Placement:
+    """The sourcing decision, or a problem: 409 cannot be served, 503/504 when Temporal is not."""
+    try:
+        async with asyncio.timeout(settings.placement_timeout_seconds):
+            placement = await place_order(client, request, task_queue=settings.task_queue)
+    except TimeoutError as exc:
+        raise Problem(
+            504,
+            "Placement still in progress",
+            f"the order was accepted but not yet sourced; see GET /orders/{request.order_id}",
+            order_id=request.order_id,
+            workflow_id=order_workflow_id(request.order_id),
+        ) from exc
+    except RPCError as exc:
+        raise Problem(503, "Order service unavailable", f"Temporal: {exc.message}") from exc
+    _raise_if_not_placed(placement)
+    return placement
+
+
+def _raise_if_not_placed(placement: Placement) -> None:
+    if placement.status is OrderStatus.REJECTED:
+        raise Problem(
+            409,
+            "Order cannot be served",
+            placement.reason or "rejected",
+            order_id=placement.order_id,
+            shortages=[
+                {"sku": s.sku, "requested": s.requested, "available": s.available}
+                for s in placement.shortages
+            ],
+            unknown_skus=placement.unknown_skus,
+        )
+    if placement.status is OrderStatus.FAILED:
+        raise Problem(503, "Order service unavailable", placement.reason or "allocation failed")

@@ -1,0 +1,60 @@
+"""Orders: place one, read one, list them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from api import intake
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.problems import Problem
+from api.schemas import Identifier, OrderCreate, OrderPage, OrderPublic
+from api.views import order_from_placement, order_from_view
+from domain.orders import Mode, OrderStatus, OrderType
+from store import queries
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Cannot be served (out of stock, unknown SKU)"},
+    422: {"description": "Invalid input; the problem names the field"},
+    503: {"description": "Temporal or the database is unavailable"},
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=PROBLEMS)
+async def place_order(
+    body: OrderCreate, settings: SettingsDep, temporal: TemporalDep, response: Response
+) -> OrderPublic:
+    """Place an order: answers with its allocation and promise; shipping goes on afterwards."""
+    request = intake.order_request(body, settings)
+    placement = await intake.placement_of(temporal, request, settings)
+    response.headers["Location"] = f"/orders/{request.order_id}"
+    return order_from_placement(request, placement)
+
+
+@router.get("/{order_id}", responses={404: {"description": "No such order"}})
+async def get_order(order_id: Identifier, session: SessionDep) -> OrderPublic:
+    """One order with its status, allocations, promise and phase timings."""
+    view = await queries.get_order(session, order_id)
+    if view is None:
+        raise Problem(404, "Order not found", f"no order {order_id}")
+    return order_from_view(view)
+
+
+@router.get("")
+async def list_orders(
+    session: SessionDep,
+    customer_id: Identifier | None = None,
+    order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    order_type: OrderType | None = None,
+    mode: Mode | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Identifier | None = None,
+) -> OrderPage:
+    """Orders newest first, filtered; follow `next_cursor` for the next page."""
+    where = queries.OrderFilter(customer_id, order_status, order_type, mode)
+    page = await queries.list_orders(session, where, limit, after=cursor)
+    return OrderPage(
+        items=[order_from_view(view) for view in page.items], next_cursor=page.next_cursor
+    )

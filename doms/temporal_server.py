@@ -8,9 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
@@ -119,15 +117,9 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
     (`--search-attribute`) when it creates the namespace, not when it reopens the file."""
     registered = await registered_search_attributes(client, namespace)
     _refuse_conflicting_types(registered)
-    missing = {
-        key.name: IndexedValueType.ValueType(key.indexed_value_type)
-        for key in SEARCH_ATTRIBUTES
-        if key.name not in registered
-    }
+    missing = [key for key in SEARCH_ATTRIBUTES if key.name not in registered]
     if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
+        await search_attributes.register(client, missing)
 
 
 def _refuse_conflicting_types(registered: Mapping[str, int]) -> None:

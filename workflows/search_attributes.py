@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -14,15 +17,16 @@ ORDER_TYPE = SearchAttributeKey.for_keyword("OrderType")
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 FULFILMENT_CENTRE = SearchAttributeKey.for_keyword("FulfilmentCentre")
 MODE = SearchAttributeKey.for_keyword("Mode")
-ALL_KEYS = (ORDER_TYPE, ORDER_STATUS, FULFILMENT_CENTRE, MODE)
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (ORDER_TYPE, ORDER_STATUS, FULFILMENT_CENTRE, MODE)
 
 
-async def register(client: Client) -> None:
+async def register(client: Client, keys: Iterable[SearchAttributeKey[Any]] = ALL_KEYS) -> None:
+    """Add these search attributes to the client's namespace (all of ours by default)."""
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
             search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_KEYS
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in keys
             },
         )
     )

@@ -48,6 +48,7 @@ class Placement:
     placed_at: datetime
     allocations: list[Allocation] = field(default_factory=list)
     allocated_at: datetime | None = None
+    order_hours: float | None = None
     promised_hours: float | None = None
     promised_delivery_at: datetime | None = None
     reason: str | None = None
@@ -59,15 +60,20 @@ class Placement:
 class ShipInput:
     order_id: str
     fulfilment_centre: str
+    handling_hours: float
+    ready_at: datetime  # when handling ended and the FC's worker was asked to ship
+    speedup: float
 
 
 @dataclass(frozen=True)
 class Dispatch:
     shipment_id: str
     dispatched_at: datetime
+    shipping_hours: float
 
 
 @dataclass(frozen=True)
 class DeliveryInput:
     order_id: str
     delivered_at: datetime
+    delivery_hours: float

@@ -29,6 +29,7 @@ from domain.sourcing import (
     shortages,
     unknown_skus,
 )
+from domain.timings import order_hours, shipping_hours
 from store import inventory
 from store.orders import NewOrder, OrderAlreadyRecorded, OrderWrites, Promise, RecordedAllocation
 
@@ -87,14 +88,19 @@ class OrderActivities:
         # The server's start time of this attempt: the same clock the workflow sees,
         # including in time-skipping tests.
         dispatched_at = activity.info().started_time
-        await self._writes.record_shipment(
-            command.order_id, command.fulfilment_centre, shipment_id, dispatched_at
+        hours = shipping_hours(
+            command.handling_hours, command.ready_at, dispatched_at, command.speedup
         )
-        return Dispatch(shipment_id, dispatched_at)
+        await self._writes.record_shipment(
+            command.order_id, command.fulfilment_centre, shipment_id, dispatched_at, hours
+        )
+        return Dispatch(shipment_id, dispatched_at, hours)
 
     @activity.defn(name="record_delivery")
     async def record_delivery(self, command: DeliveryInput) -> None:
-        await self._writes.record_delivery(command.order_id, command.delivered_at)
+        await self._writes.record_delivery(
+            command.order_id, command.delivered_at, command.delivery_hours
+        )
 
     def _placement_from(self, order: NewOrder, recorded: RecordedAllocation) -> Placement:
         if recorded.status is OrderStatus.REJECTED or recorded.promise is None:
@@ -109,6 +115,7 @@ class OrderActivities:
             order.placed_at,
             allocations,
             allocated_at=recorded.allocated_at,
+            order_hours=_order_hours(order, recorded.allocated_at),
             promised_hours=recorded.promise.hours,
             promised_delivery_at=recorded.promise.delivery_at,
         )
@@ -134,6 +141,12 @@ def _promise(order: NewOrder, candidate: Candidate) -> Promise:
     return Promise(hours, order.placed_at + real)
 
 
+def _order_hours(order: NewOrder, allocated_at: datetime | None) -> float | None:
+    if allocated_at is None:
+        return None
+    return order_hours(order.placed_at, allocated_at, order.speedup)
+
+
 def _distance(centre: FulfilmentCentre, order: NewOrder) -> float:
     destination = order.destination
     return great_circle_km(centre.lat, centre.lon, destination.lat, destination.lon)
@@ -149,6 +162,7 @@ def _allocated(
         order.placed_at,
         [allocation],
         allocated_at=allocated_at,
+        order_hours=_order_hours(order, allocated_at),
         promised_hours=promise.hours,
         promised_delivery_at=promise.delivery_at,
     )

@@ -11,7 +11,7 @@ from api.schemas import (
     TimingsPublic,
 )
 from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
-from domain.timings import Timings, timings_between
+from domain.timings import Timings
 from store.queries import OrderView
 
 
@@ -45,11 +45,7 @@ def order_from_placement(request: OrderRequest, placement: Placement) -> OrderPu
         promised_hours=placement.promised_hours,
         promised_delivery_at=placement.promised_delivery_at,
         failure_reason=placement.reason,
-        timings=_timings(
-            timings_between(
-                placement.placed_at, placement.allocated_at, None, None, request.speedup
-            )
-        ),
+        timings=_timings(Timings(placement.order_hours, None, None)),
     )
 
 

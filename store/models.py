@@ -105,6 +105,10 @@ class OrderRow(Base):
     allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Simulated hours of each phase, written by the step that ends it (domain/timings.py).
+    order_hours: Mapped[float | None] = mapped_column(Float)
+    shipping_hours: Mapped[float | None] = mapped_column(Float)
+    delivery_hours: Mapped[float | None] = mapped_column(Float)
 
 
 class OrderLineRow(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
+from domain.timings import order_hours
 from store import inventory
 from store.models import AllocationRow, OrderLineRow, OrderRow, ShipmentRow
 
@@ -90,6 +91,7 @@ class OrderWrites:
                 .where(OrderRow.order_id == order.order_id)
                 .values(
                     allocated_at=allocated_at,
+                    order_hours=order_hours(order.placed_at, allocated_at, order.speedup),
                     promised_hours=promise.hours,
                     promised_delivery_at=promise.delivery_at,
                 )
@@ -107,7 +109,12 @@ class OrderWrites:
             await session.commit()
 
     async def record_shipment(
-        self, order_id: str, fc_id: str, shipment_id: str, dispatched_at: datetime
+        self,
+        order_id: str,
+        fc_id: str,
+        shipment_id: str,
+        dispatched_at: datetime,
+        shipping_hours: float,
     ) -> None:
         """Ship the units reserved at `fc_id` once; the shipment's key makes a repeat a no-op."""
         async with self._sessions() as session:
@@ -126,12 +133,26 @@ class OrderWrites:
                 return
             lines = await _reserved_lines(session, order_id, fc_id)
             await inventory.move_reserved_to_shipped(session, fc_id, lines)
-            await _set_status(session, order_id, OrderStatus.SHIPPED, shipped_at=dispatched_at)
+            await _set_status(
+                session,
+                order_id,
+                OrderStatus.SHIPPED,
+                shipped_at=dispatched_at,
+                shipping_hours=shipping_hours,
+            )
             await session.commit()
 
-    async def record_delivery(self, order_id: str, delivered_at: datetime) -> None:
+    async def record_delivery(
+        self, order_id: str, delivered_at: datetime, delivery_hours: float
+    ) -> None:
         async with self._sessions() as session:
-            await _set_status(session, order_id, OrderStatus.DELIVERED, delivered_at=delivered_at)
+            await _set_status(
+                session,
+                order_id,
+                OrderStatus.DELIVERED,
+                delivered_at=delivered_at,
+                delivery_hours=delivery_hours,
+            )
             await session.commit()
 
 
@@ -181,10 +202,10 @@ async def _reserved_lines(session: AsyncSession, order_id: str, fc_id: str) -> l
 
 
 async def _set_status(
-    session: AsyncSession, order_id: str, status: OrderStatus, **timestamps: datetime
+    session: AsyncSession, order_id: str, status: OrderStatus, **milestone: datetime | float
 ) -> None:
     await session.execute(
         update(OrderRow)
         .where(OrderRow.order_id == order_id)
-        .values(status=status.value, **timestamps)
+        .values(status=status.value, **milestone)
     )

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import Destination, OrderLine
-from domain.timings import Timings, timings_between
+from domain.timings import Timings
 from store.models import AllocationRow, OrderRow
 
 
@@ -114,7 +114,5 @@ def _view(row: OrderRow, allocations: dict[str, list[OrderLine]]) -> OrderView:
         promised_hours=row.promised_hours,
         promised_delivery_at=row.promised_delivery_at,
         placed_at=row.placed_at,
-        timings=timings_between(
-            row.placed_at, row.allocated_at, row.shipped_at, row.delivered_at, row.speedup
-        ),
+        timings=Timings(row.order_hours, row.shipping_hours, row.delivery_hours),
     )

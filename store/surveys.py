@@ -48,7 +48,11 @@ async def record_survey(
     )
     try:
         await session.commit()
-    except IntegrityError:  # the survey's key is the order id: a second answer cannot land
+    except IntegrityError:
         await session.rollback()
+        # The survey's key is the order id, so a concurrent second answer lands here; any
+        # other broken constraint (a rating out of range) is a caller's bug, not a repeat.
+        if await session.get(SurveyRow, order_id) is None:
+            raise
         return SurveyOutcome.ALREADY_ANSWERED
     return SurveyOutcome.RECORDED

@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
         AllocateInput,
         Allocation,
         DeliveryInput,
-        Dispatch,
         OrderRequest,
         Placement,
         ShipInput,
@@ -75,11 +74,10 @@ class OrderWorkflow:
                 FULFILMENT_CENTRE.value_set(placement.allocations[0].fulfilment_centre),
             ]
         )
-        clock = SimClock(request.speedup)
-        await asyncio.gather(*(self._ship(request, a, clock) for a in placement.allocations))
+        transits = await asyncio.gather(*(self._ship(request, a) for a in placement.allocations))
         await workflow.execute_local_activity_method(
             OrderActivities.record_delivery,
-            DeliveryInput(request.order_id, workflow.now()),
+            DeliveryInput(request.order_id, workflow.now(), delivery_hours=max(transits)),
             start_to_close_timeout=DB_STEP_TIMEOUT,
             retry_policy=DB_STEP_RETRY,
         )
@@ -106,20 +104,32 @@ class OrderWorkflow:
             reason = f"allocation failed after retries: {error.cause or error}"
             return Placement(request.order_id, OrderStatus.FAILED, command.placed_at, reason=reason)
 
-    async def _ship(self, request: OrderRequest, allocation: Allocation, clock: SimClock) -> None:
-        """Handling at the FC, hand-off to the carrier, transit to the customer."""
-        await workflow.sleep(clock.real_seconds(handling_hours(request.order_type)))
-        dispatch: Dispatch = await workflow.execute_activity_method(
+    async def _ship(self, request: OrderRequest, allocation: Allocation) -> float:
+        """Handling at the FC, hand-off to the carrier, transit to the customer.
+
+        Returns the parcel's transit hours.
+        """
+        clock = SimClock(request.speedup)
+        handling = handling_hours(request.order_type)
+        await workflow.sleep(clock.real_seconds(handling))
+        command = ShipInput(
+            request.order_id,
+            allocation.fulfilment_centre,
+            handling,
+            workflow.now(),
+            request.speedup,
+        )
+        await workflow.execute_activity_method(
             OrderActivities.ship,
-            ShipInput(request.order_id, allocation.fulfilment_centre),
+            command,
             task_queue=task_queue_of(allocation.fulfilment_centre),
             start_to_close_timeout=FC_STEP_TIMEOUT,
             retry_policy=FC_STEP_RETRY,
         )
         self._set_status(OrderStatus.SHIPPED)
-        elapsed = workflow.now() - dispatch.dispatched_at
-        transit = clock.real_seconds(transit_hours(request.order_type, allocation.distance_km))
-        await workflow.sleep(max(0.0, transit - elapsed.total_seconds()))
+        transit = transit_hours(request.order_type, allocation.distance_km)
+        await workflow.sleep(clock.real_seconds(transit))
+        return transit
 
     def _set_status(self, status: OrderStatus) -> None:
         workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])

@@ -47,6 +47,9 @@ def upgrade() -> None:
         sa.Column("allocated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("shipped_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("order_hours", sa.Float(), nullable=True),
+        sa.Column("shipping_hours", sa.Float(), nullable=True),
+        sa.Column("delivery_hours", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_orders")),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders import Mode, OrderLine, OrderStatus, OrderType
@@ -51,9 +52,9 @@ async def test_shipping_an_order_twice_from_one_centre_ships_it_once(
 
     six_hours_later = order.placed_at + timedelta(hours=6)
 
-    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", six_hours_later)
+    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", six_hours_later, 6.0)
     await desk.writes.record_shipment(
-        order.order_id, "ewr", retry_shipment_id, six_hours_later + timedelta(hours=1)
+        order.order_id, "ewr", retry_shipment_id, six_hours_later + timedelta(hours=1), 7.0
     )
 
     assert await shipments_of(db_sessions, order.order_id) == 1
@@ -118,11 +119,11 @@ async def test_a_survey_is_taken_once_and_only_after_delivery(
 ) -> None:
     order = desk.order(OrderLine(SOFA, 1))
     assert await desk.allocate(order)
-    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH)
+    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH, 2.0)
 
     assert await survey(db_sessions, order.order_id) is SurveyOutcome.NOT_DELIVERED
 
-    await desk.writes.record_delivery(order.order_id, DISPATCH + timedelta(days=1))
+    await desk.writes.record_delivery(order.order_id, DISPATCH + timedelta(days=1), 24.0)
     assert await status_of(db_sessions, order.order_id) == OrderStatus.DELIVERED
     assert await survey(db_sessions, order.order_id) is SurveyOutcome.RECORDED
     assert await survey(db_sessions, order.order_id) is SurveyOutcome.ALREADY_ANSWERED
@@ -227,8 +228,8 @@ async def test_two_attempts_shipping_at_once_ship_once(
     assert await desk.allocate(order)
 
     await asyncio.gather(
-        desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH),
-        desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH),
+        desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH, 2.0),
+        desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH, 2.0),
     )
 
     assert await shipments_of(db_sessions, order.order_id) == 1
@@ -240,11 +241,25 @@ async def test_two_answers_to_one_survey_at_once_record_one(
 ) -> None:
     order = desk.order(OrderLine(SOFA, 1))
     assert await desk.allocate(order)
-    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH)
-    await desk.writes.record_delivery(order.order_id, DISPATCH + timedelta(days=1))
+    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH, 2.0)
+    await desk.writes.record_delivery(order.order_id, DISPATCH + timedelta(days=1), 24.0)
 
     outcomes = await asyncio.gather(
         survey(db_sessions, order.order_id), survey(db_sessions, order.order_id)
     )
 
     assert sorted(outcomes) == [SurveyOutcome.ALREADY_ANSWERED, SurveyOutcome.RECORDED]
+
+
+async def test_a_rating_outside_the_scale_is_refused_by_the_database_not_taken_for_a_repeat(
+    db_sessions: async_sessionmaker[AsyncSession], desk, stockroom
+) -> None:
+    await stockroom.put(SOFA, units=1)
+    order = desk.order(OrderLine(SOFA, 1))
+    assert await desk.allocate(order)
+    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH, 2.0)
+    await desk.writes.record_delivery(order.order_id, DISPATCH + timedelta(days=1), 24.0)
+
+    async with db_sessions() as session:
+        with pytest.raises(IntegrityError):
+            await record_survey(session, order.order_id, SurveyAnswers(9, 5, 5, None), DISPATCH)

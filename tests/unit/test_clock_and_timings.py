@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.clock import SimClock
-from domain.timings import Timings, timings_between
+from domain.timings import Timings, order_hours, shipping_hours
 
 PLACED = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -28,22 +28,22 @@ def test_speedup_must_be_positive(speedup: float) -> None:
         SimClock(speedup)
 
 
-def test_each_phase_is_measured_between_its_own_milestones() -> None:
-    timings = timings_between(
-        placed_at=PLACED,
-        allocated_at=PLACED + timedelta(seconds=1),
-        shipped_at=PLACED + timedelta(seconds=3),
-        delivered_at=PLACED + timedelta(seconds=8),
-        speedup=3600,
-    )
-    assert timings == Timings(order_hours=1.0, shipping_hours=2.0, delivery_hours=5.0)
-    assert timings.fulfilment_hours == 8.0
+def test_order_time_is_the_measured_sourcing_time_scaled_to_simulated_hours() -> None:
+    assert order_hours(PLACED, PLACED + timedelta(seconds=2), speedup=3600) == 2.0
 
 
-def test_phases_not_reached_yet_are_unknown() -> None:
-    timings = timings_between(PLACED, PLACED + timedelta(seconds=2), None, None, speedup=3600)
-    assert timings == Timings(order_hours=2.0, shipping_hours=None, delivery_hours=None)
-    assert timings.fulfilment_hours is None
+def test_shipping_time_is_modelled_handling_plus_the_measured_wait_for_the_fc() -> None:
+    ready = PLACED + timedelta(hours=1)
+
+    on_time = shipping_hours(1.5, ready, ready, speedup=1200)
+    after_a_queue = shipping_hours(1.5, ready, ready + timedelta(seconds=6), speedup=1200)
+
+    assert on_time == 1.5
+    assert after_a_queue == 3.5  # 6 real s at 1,200x = 2 simulated hours
+
+
+def test_a_clock_running_backwards_between_processes_never_gives_negative_time() -> None:
+    assert order_hours(PLACED, PLACED - timedelta(milliseconds=5), speedup=3600) == 0.0
 
 
 def test_fulfilment_time_needs_every_phase() -> None:
@@ -53,5 +53,4 @@ def test_fulfilment_time_needs_every_phase() -> None:
 
 
 def test_timings_are_rounded_to_four_decimals() -> None:
-    timings = timings_between(PLACED, PLACED + timedelta(seconds=1), None, None, speedup=1)
-    assert timings.order_hours == 0.0003  # 1/3600 h
+    assert order_hours(PLACED, PLACED + timedelta(seconds=1), speedup=1) == 0.0003  # 1/3600 h

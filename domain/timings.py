@@ -32,6 +32,11 @@ class Timings:
         return round(self.order_hours + self.shipping_hours + self.delivery_hours, _DECIMALS)
 
 
+def reported(hours: float) -> float:
+    """Hours at the precision every timing is stored and reported in."""
+    return round(hours, _DECIMALS)
+
+
 def order_hours(placed_at: datetime, allocated_at: datetime, speedup: float) -> float:
     """T_order: placement to allocation, as measured."""
     return _scaled(placed_at, allocated_at, speedup)
@@ -41,9 +46,9 @@ def shipping_hours(
     handling_hours: float, ready_at: datetime, dispatched_at: datetime, speedup: float
 ) -> float:
     """T_shipping: the FC's modelled handling plus the measured wait for its worker."""
-    return round(handling_hours, _DECIMALS) + _scaled(ready_at, dispatched_at, speedup)
+    return reported(handling_hours + _scaled(ready_at, dispatched_at, speedup))
 
 
 def _scaled(start: datetime, end: datetime, speedup: float) -> float:
     elapsed = max(0.0, (end - start).total_seconds())
-    return round(SimClock(speedup).sim_hours(elapsed), _DECIMALS)
+    return reported(SimClock(speedup).sim_hours(elapsed))

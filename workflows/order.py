@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.network import task_queue_of
     from domain.orders import OrderStatus
     from domain.service_levels import handling_hours, transit_hours
+    from domain.timings import reported
     from workflows.search_attributes import FULFILMENT_CENTRE, ORDER_STATUS
 
 # Short database steps run as local activities: fewer history events per order.
@@ -77,7 +78,7 @@ class OrderWorkflow:
         transits = await asyncio.gather(*(self._ship(request, a) for a in placement.allocations))
         await workflow.execute_local_activity_method(
             OrderActivities.record_delivery,
-            DeliveryInput(request.order_id, workflow.now(), delivery_hours=max(transits)),
+            DeliveryInput(request.order_id, workflow.now(), reported(max(transits))),
             start_to_close_timeout=DB_STEP_TIMEOUT,
             retry_policy=DB_STEP_RETRY,
         )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from doms import bench
 from doms.settings import Settings
+from observability.logging import configure_logging
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
@@ -18,6 +20,7 @@ def _up(settings: Settings, _: argparse.Namespace) -> int:
 def _worker(settings: Settings, _: argparse.Namespace) -> int:
     from doms.worker import run_worker
 
+    configure_logging("worker")
     asyncio.run(run_worker(settings))
     return 0
 
@@ -27,6 +30,7 @@ def _api(settings: Settings, _: argparse.Namespace) -> int:
 
     from api.app import create_app
 
+    configure_logging("api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
@@ -62,7 +66,10 @@ COMMANDS = {
     "api": (_api, "run the HTTP API"),
     "migrate": (_migrate, "upgrade the app database to the newest schema"),
     "seed": (_seed, "add the default fulfilment network and stock (idempotent)"),
+    "bench": (bench.run_bench, "measure a running system, e.g. `doms bench intake`"),
 }
+# Commands that take arguments of their own.
+ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {"bench": bench.add_arguments}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
-        commands.add_parser(name, help=help_text, description=help_text)
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        if name in ARGUMENTS:
+            ARGUMENTS[name](command)
     return parser
 
 

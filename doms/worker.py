@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Iterable
 
@@ -16,6 +17,8 @@ from domain.network import DEFAULT_NETWORK, Network
 from doms.settings import Settings
 from store.db import create_engine, session_factory
 from workflows.order import OrderWorkflow
+
+logger = logging.getLogger("doms.worker")
 
 # Our pure modules are deterministic; passing them through saves re-importing them in
 # the sandbox on every workflow activation.
@@ -61,10 +64,14 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    workers = order_workers(client, settings.task_queue, activities, DEFAULT_NETWORK)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            for worker in order_workers(client, settings.task_queue, activities, DEFAULT_NETWORK):
+            for worker in workers:
                 await stack.enter_async_context(worker)
+            queues = ", ".join(worker.task_queue for worker in workers)
+            logger.info("serving %s on %s", queues, settings.temporal_address)
             await stop.wait()
+            logger.info("stopping: finishing the tasks in hand")
     finally:
         await engine.dispose()

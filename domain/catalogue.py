@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from domain.network import Network
 
 DEFAULT_SKU_COUNT = 100
 DEFAULT_REGIONAL_STOCK = 500
+MAX_SKU_COUNT = 9999  # SKU codes have four digits
 
 
 def sku_code(n: int) -> str:
@@ -21,13 +22,21 @@ def default_skus(count: int = DEFAULT_SKU_COUNT) -> tuple[str, ...]:
 
 
 def initial_stock(
-    network: Network, skus: Sequence[str], per_regional: int = DEFAULT_REGIONAL_STOCK
+    network: Network,
+    skus: Sequence[str],
+    per_regional: int = DEFAULT_REGIONAL_STOCK,
+    per_centre: Mapping[str, int] | None = None,
 ) -> dict[tuple[str, str], int]:
-    if per_regional < 0:
-        raise ValueError(f"stock cannot be negative, got {per_regional}")
+    """Units of every SKU at every centre: `per_regional` at each regional centre unless
+    `per_centre` names another figure for it, and at the central centre their sum."""
+    per_centre = per_centre or {}
     regional = network.regional()
+    if strangers := sorted(set(per_centre) - {fc.id for fc in regional}):
+        raise ValueError(f"per-centre stock is for regional centres only, got {strangers}")
+    units = {fc.id: per_centre.get(fc.id, per_regional) for fc in regional}
+    if negative := sorted(fc_id for fc_id, n in units.items() if n < 0):
+        raise ValueError(f"stock cannot be negative, got {negative}")
     # The central centre holds what all regional centres hold together, so that
     # centralized and distributed runs are compared on the same total stock.
-    per_centre = {fc.id: per_regional for fc in regional}
-    per_centre[network.central().id] = per_regional * len(regional)
-    return {(fc_id, sku): units for fc_id, units in per_centre.items() for sku in skus}
+    units[network.central().id] = sum(units.values())
+    return {(fc_id, sku): n for fc_id, n in units.items() for sku in skus}

@@ -33,6 +33,12 @@ FINAL_STATUSES: frozenset[OrderStatus] = frozenset(
 class Mode(StrEnum):
     CENTRALIZED = "centralized"
     DISTRIBUTED = "distributed"
+    HYBRID = "hybrid"  # regional centres first, the central one as fallback
+
+
+class CarrierMode(StrEnum):
+    SIMULATED = "simulated"  # handling and transit are durable timers
+    EVENTS = "events"  # a real carrier posts dispatched/delivered/exception events
 
 
 @dataclass(frozen=True, slots=True)

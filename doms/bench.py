@@ -1,4 +1,5 @@
-"""`doms bench`: measure a running DOMS. `intake` times order placement, one order at a time.
+"""`doms bench`: measure DOMS. `intake` times order placement on a running system, one order
+at a time; `sourcing` times the sourcing decision alone, in process.
 
 httpx is imported only when a benchmark runs: every `doms` command builds this parser, and
 the processes that never benchmark should not need an HTTP client.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import statistics
 import sys
 import time
@@ -18,12 +20,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domain.geo import great_circle_km
+from domain.network import FulfilmentCentre, Market, Network
+from domain.network_spec import NetworkSpec
+from domain.orders import Destination, Mode, OrderLine, OrderType
+from domain.sourcing import source
+from doms.network_file import NetworkFileError, load_network_spec
 from doms.settings import Settings
-from loadtest.orders import OrderGenerator
+from loadtest.orders import US_METROS, OrderGenerator, Place
 
 PLACED = "201"
 REQUEST_TIMEOUT_SECONDS = 30.0
 PROBE_TIMEOUT_SECONDS = 5.0
+
+SOURCING_TARGET_P99_MS = 2.0
+SOURCING_CENTRES = 20
+SOURCING_LINES = 10
+# A synthetic centre holds a given SKU with this probability, so a 10-line order rarely
+# finds one centre holding all of it and most decisions need the split search.
+SOURCING_STOCKED_SHARE = 0.7
+SOURCING_WARM_UP = 200
 
 PostOrder = Callable[[dict[str, Any]], str]  # sends one order body; returns the outcome
 
@@ -149,7 +165,163 @@ def run_intake(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHMARKS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {"intake": run_intake}
+@dataclass(frozen=True)
+class SourcingInput:
+    mode: Mode
+    order_type: OrderType
+    destination: Destination
+    lines: tuple[OrderLine, ...]
+    backlog: dict[str, int]
+
+    def order(self) -> tuple[Mode, OrderType, Destination, tuple[OrderLine, ...]]:
+        return self.mode, self.order_type, self.destination, self.lines
+
+
+@dataclass(frozen=True)
+class SourcingFigures:
+    """What `doms bench sourcing` measured: the time of `domain.sourcing.source` alone."""
+
+    centres: int
+    lines: int
+    decisions: int
+    seed: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    parcels: dict[str, int]  # decisions by parcel count; "0" = not served
+    target_p99_ms: float = SOURCING_TARGET_P99_MS
+
+    @property
+    def met(self) -> bool:
+        return self.p99_ms <= self.target_p99_ms
+
+
+def sourcing_bench_spec(base: NetworkSpec, seed: int) -> NetworkSpec:
+    """`base` grown to 20 centres with regional ones in the largest US metros that have
+    none within 100 km, and random stock: each regional centre holds each SKU with a
+    70% chance; the central centre holds their sum."""
+    rng = random.Random(seed)
+    centres = list(base.network.centres)
+    for place, _ in US_METROS:
+        if len(centres) >= SOURCING_CENTRES:
+            break
+        if all(great_circle_km(fc.lat, fc.lon, place.lat, place.lon) > 100 for fc in centres):
+            centres.append(_bench_centre(place))
+    network = Network(tuple(centres))
+    stock: dict[tuple[str, str], int] = {}
+    for sku in base.skus:
+        held = {
+            fc.id: rng.randint(3, 30) if rng.random() < SOURCING_STOCKED_SHARE else 0
+            for fc in network.regional()
+        }
+        stock |= {(fc_id, sku): units for fc_id, units in held.items()}
+        stock[(network.central().id, sku)] = sum(held.values())
+    return NetworkSpec(network, base.service_levels, base.skus, stock)
+
+
+def _bench_centre(place: Place) -> FulfilmentCentre:
+    fc_id = "bench-" + place.name.lower().replace(" ", "-")
+    domestic = frozenset({Market.DOMESTIC})
+    return FulfilmentCentre(
+        fc_id, place.name, "bench", place.country, place.lat, place.lon, markets=domestic
+    )
+
+
+def sourcing_inputs(spec: NetworkSpec, count: int, seed: int) -> list[SourcingInput]:
+    """Distributed-mode orders of 10 distinct SKUs to the largest US metros, with random
+    backlogs so the load tie-break is live."""
+    rng = random.Random(seed)
+    metros = [place for place, _ in US_METROS]
+    inputs = []
+    for _ in range(count):
+        place = rng.choice(metros)
+        skus = rng.sample(spec.skus, SOURCING_LINES)
+        inputs.append(
+            SourcingInput(
+                Mode.DISTRIBUTED,
+                rng.choice([OrderType.STANDARD, OrderType.EXPEDITED]),
+                Destination(place.country, place.postal_code, place.lat, place.lon),
+                tuple(OrderLine(sku, rng.randint(1, 3)) for sku in skus),
+                {fc.id: rng.randint(0, 200) for fc in spec.network.centres},
+            )
+        )
+    return inputs
+
+
+def measure_sourcing(
+    spec: NetworkSpec, inputs: Sequence[SourcingInput]
+) -> tuple[list[float], Counter[int]]:
+    """Decide every input once, after a warm-up: (latencies in ms, decisions by parcels)."""
+    latencies_ms: list[float] = []
+    parcels = Counter[int]()
+    for index, order in enumerate([*inputs[:SOURCING_WARM_UP], *inputs]):
+        started = time.perf_counter()
+        decision = source(spec, *order.order(), spec.initial_stock, order.backlog)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if index >= min(SOURCING_WARM_UP, len(inputs)):
+            latencies_ms.append(elapsed_ms)
+            parcels[len(decision.parcels)] += 1
+    return latencies_ms, parcels
+
+
+def sourcing_result_block(figures: SourcingFigures) -> str:
+    served = {n: count for n, count in figures.parcels.items() if n != "0"}
+    shares = ", ".join(
+        f"{n}: {count * 100 / figures.decisions:.1f}%" for n, count in sorted(served.items())
+    )
+    unserved = figures.parcels.get("0", 0) * 100 / figures.decisions
+    verdict = "met" if figures.met else "NOT met"
+    rows = [
+        ("decisions", f"{figures.decisions} ({figures.lines} lines, {figures.centres} centres)"),
+        ("parcels", f"{shares}; not served: {unserved:.1f}%"),
+        *(
+            (f"latency {name}", f"{getattr(figures, name + '_ms'):.3f} ms")
+            for name in ("p50", "p95", "p99", "mean", "max")
+        ),
+        ("target", f"p99 <= {figures.target_p99_ms:g} ms: {verdict}"),
+    ]
+    return "\n".join(f"{label:<14}{value}" for label, value in rows)
+
+
+def run_sourcing(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        base = load_network_spec(settings.network_file)
+    except NetworkFileError as error:
+        print(f"doms bench: {error}", file=sys.stderr)
+        return 2
+    spec = sourcing_bench_spec(base, args.seed)
+    inputs = sourcing_inputs(spec, args.decisions, args.seed)
+    print(
+        f"sourcing: {args.decisions} decisions of {SOURCING_LINES}-line orders over "
+        f"{len(spec.network.centres)} centres (seed {args.seed})",
+        flush=True,
+    )
+    latencies_ms, parcels = measure_sourcing(spec, inputs)
+    figures = SourcingFigures(
+        centres=len(spec.network.centres),
+        lines=SOURCING_LINES,
+        decisions=len(latencies_ms),
+        seed=args.seed,
+        p50_ms=nearest_rank(latencies_ms, 50),
+        p95_ms=nearest_rank(latencies_ms, 95),
+        p99_ms=nearest_rank(latencies_ms, 99),
+        mean_ms=statistics.fmean(latencies_ms),
+        max_ms=max(latencies_ms),
+        parcels={str(n): count for n, count in sorted(parcels.items())},
+    )
+    print(sourcing_result_block(figures))
+    if args.json:
+        payload = {"benchmark": "sourcing", **asdict(figures), "met": figures.met}
+        args.json.write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+BENCHMARKS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "intake": run_intake,
+    "sourcing": run_sourcing,
+}
 
 
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
@@ -177,3 +349,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     intake.add_argument("--seed", type=int, default=42, help="seed of the generated orders")
     intake.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    sourcing = benchmarks.add_parser(
+        "sourcing",
+        help="time the sourcing decision alone, in process",
+        description="Decide generated 10-line orders over a 20-centre network (the configured "
+        "network grown with synthetic centres, stock that often forces splits) and report "
+        f"latency percentiles per decision against the target p99 <= "
+        f"{SOURCING_TARGET_P99_MS:g} ms.",
+    )
+    sourcing.add_argument(
+        "--decisions", type=positive_int, default=10_000, help="how many (default 10000)"
+    )
+    sourcing.add_argument("--seed", type=int, default=42, help="seed of the network and orders")
+    sourcing.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.orders import Mode
+from domain.orders import CarrierMode, Mode
 
 
 class Settings(BaseSettings):
@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     mode: Mode = Mode.DISTRIBUTED
+    carrier: CarrierMode = Field(
+        CarrierMode.SIMULATED,
+        description="simulated: timers move parcels; events: a carrier posts shipment events.",
+    )
+    fault_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of simulated WMS/carrier calls that fail transiently."
+    )
+    worker_fcs: list[str] | None = Field(
+        None, description='FCs whose queues `doms worker` serves, as JSON (["sea","oak"]); all.'
+    )
+    network_file: Path | None = Field(
+        None, description="Network description (TOML); default: the packaged default network."
+    )
     speedup: float = Field(
         1200.0,
         gt=0,

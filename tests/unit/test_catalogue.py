@@ -41,7 +41,20 @@ def test_the_central_centre_holds_as_much_as_all_regional_centres_together() -> 
     stock = initial_stock(DEFAULT_NETWORK, ["SKU-0001"], per_regional=10)
     central = stock[("mci", "SKU-0001")]
     regional = sum(stock[(fc.id, "SKU-0001")] for fc in DEFAULT_NETWORK.regional())
-    assert central == regional == 60
+    assert central == regional == 10 * len(DEFAULT_NETWORK.regional())
+
+
+def test_a_regional_centre_may_start_with_its_own_figure_and_the_hub_follows() -> None:
+    stock = initial_stock(DEFAULT_NETWORK, ["SKU-0001"], per_regional=10, per_centre={"sin": 4})
+    assert stock[("sin", "SKU-0001")] == 4
+    assert stock[("sea", "SKU-0001")] == 10
+    assert stock[("mci", "SKU-0001")] == 10 * (len(DEFAULT_NETWORK.regional()) - 1) + 4
+
+
+@pytest.mark.parametrize("fc_id", ["mci", "lax"])
+def test_only_regional_centres_take_their_own_figure(fc_id: str) -> None:
+    with pytest.raises(ValueError, match="regional centres only"):
+        initial_stock(DEFAULT_NETWORK, ["SKU-0001"], per_centre={fc_id: 1})
 
 
 def test_only_the_given_skus_are_stocked() -> None:
@@ -53,3 +66,5 @@ def test_only_the_given_skus_are_stocked() -> None:
 def test_stock_cannot_start_negative() -> None:
     with pytest.raises(ValueError, match="negative"):
         initial_stock(DEFAULT_NETWORK, ["SKU-0001"], per_regional=-1)
+    with pytest.raises(ValueError, match=r"negative, got \['ams'\]"):
+        initial_stock(DEFAULT_NETWORK, ["SKU-0001"], per_centre={"ams": -1})

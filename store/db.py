@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# For bulk UPDATE and DELETE: the sessions that run them hold no objects to keep in sync, and
+# the ORM's default sync of them costs more than the statement does.
+BULK = {"synchronize_session": False}
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",

@@ -1,19 +1,55 @@
-"""Stock reads and the atomic reservation, release and shipment of units."""
+"""Stock: reads, receipts, and the atomic moves of units between available, reserved and shipped.
+
+Every row keeps on_hand = available + reserved + shipped: each UPDATE moves units between two
+columns of one row. Rows are always written in (fc_id, sku) order, the one lock order of the
+whole store, so that two orders over the same rows never wait for each other on PostgreSQL.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import OrderLine
-from store.models import ProductRow, StockRow
+from store.db import BULK
+from store.models import ParcelRow, ParcelState, ProductRow, ReceiptRow, StockRow
+
+StockKey = tuple[str, str]  # (fc_id, sku)
+
+
+class UnknownStockItem(LookupError):
+    """No stock row for this SKU at this fulfilment centre."""
+
+    def __init__(self, fc_id: str, sku: str) -> None:
+        super().__init__(f"fulfilment centre {fc_id!r} stocks no SKU {sku!r}")
+        self.fc_id = fc_id
+        self.sku = sku
+
+
+@dataclass(frozen=True)
+class StockItem:
+    fc_id: str
+    sku: str
+    on_hand: int
+    available: int
+    reserved: int
+    shipped: int
+
+
+@dataclass(frozen=True)
+class StockPage:
+    items: list[StockItem]
+    next_cursor: StockKey | None  # `after` for the next page; None on the last page
 
 
 async def stock_levels(
     session: AsyncSession, skus: Collection[str], fc_ids: Collection[str]
-) -> dict[tuple[str, str], int]:
+) -> dict[StockKey, int]:
     rows = await session.execute(
         select(StockRow.fc_id, StockRow.sku, StockRow.available).where(
             StockRow.sku.in_(skus), StockRow.fc_id.in_(fc_ids)
@@ -27,17 +63,21 @@ async def known_skus(session: AsyncSession, skus: Collection[str]) -> set[str]:
     return set(rows)
 
 
-async def reserve(session: AsyncSession, fc_id: str, lines: Iterable[OrderLine]) -> bool:
-    """Take units from `available` into `reserved`, all lines or none (the caller rolls back).
+async def change_reservations(session: AsyncSession, changes: Mapping[StockKey, int]) -> bool:
+    """Reserve (positive) or release (negative) units per row, all or none.
 
-    One conditional UPDATE per SKU, in SKU order: SQLite has no SELECT ... FOR UPDATE, and a
-    fixed order means two multi-line orders on PostgreSQL lock rows the same way round.
+    A reservation is one conditional UPDATE (SQLite has no SELECT ... FOR UPDATE); on False
+    some row was short and the caller must roll back what was already changed.
     """
-    for sku, quantity in sorted(quantities_by_sku(lines).items()):
+    for (fc_id, sku), units in sorted(changes.items()):
+        if units == 0:
+            continue
+        query = update(StockRow).where(StockRow.fc_id == fc_id, StockRow.sku == sku)
+        if units > 0:
+            query = query.where(StockRow.available >= units)
         result = await session.execute(
-            update(StockRow)
-            .where(StockRow.fc_id == fc_id, StockRow.sku == sku, StockRow.available >= quantity)
-            .values(available=StockRow.available - quantity, reserved=StockRow.reserved + quantity)
+            query.values(available=StockRow.available - units, reserved=StockRow.reserved + units),
+            execution_options=BULK,
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
@@ -51,8 +91,85 @@ async def move_reserved_to_shipped(
         await session.execute(
             update(StockRow)
             .where(StockRow.fc_id == fc_id, StockRow.sku == sku)
-            .values(reserved=StockRow.reserved - quantity, shipped=StockRow.shipped + quantity)
+            .values(reserved=StockRow.reserved - quantity, shipped=StockRow.shipped + quantity),
+            execution_options=BULK,
         )
+
+
+async def receive(
+    session: AsyncSession,
+    receipt_id: str,
+    fc_id: str,
+    sku: str,
+    quantity: int,
+    received_at: datetime,
+) -> bool:
+    """Add received units to on hand and available once per receipt id; False for a repeat.
+
+    Commits (or rolls back) the session's transaction.
+    """
+    if quantity < 1:
+        raise ValueError(f"a receipt needs a positive quantity, got {quantity}")
+    result = await session.execute(
+        update(StockRow)
+        .where(StockRow.fc_id == fc_id, StockRow.sku == sku)
+        .values(on_hand=StockRow.on_hand + quantity, available=StockRow.available + quantity),
+        execution_options=BULK,
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise UnknownStockItem(fc_id, sku)
+    session.add(
+        ReceiptRow(
+            receipt_id=receipt_id, fc_id=fc_id, sku=sku, quantity=quantity, received_at=received_at
+        )
+    )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if await session.get(ReceiptRow, receipt_id) is None:
+            raise
+        return False
+    return True
+
+
+async def backlog_by_centre(session: AsyncSession, fc_ids: Collection[str]) -> dict[str, int]:
+    """Orders per centre with units reserved there and not yet shipped."""
+    rows = await session.execute(
+        select(ParcelRow.fc_id, func.count())
+        .where(ParcelRow.fc_id.in_(fc_ids), ParcelRow.state == ParcelState.RESERVED)
+        .group_by(ParcelRow.fc_id)
+    )
+    backlog = dict.fromkeys(fc_ids, 0)
+    backlog.update({fc_id: count for fc_id, count in rows})
+    return backlog
+
+
+async def list_stock(
+    session: AsyncSession,
+    fc_id: str | None,
+    sku: str | None,
+    limit: int,
+    after: StockKey | None,
+) -> StockPage:
+    """Stock rows by (fc_id, sku), one keyset page at a time."""
+    if limit < 1:
+        raise ValueError(f"a page holds at least one item, got limit={limit}")
+    query = select(StockRow).order_by(StockRow.fc_id, StockRow.sku).limit(limit + 1)
+    if fc_id is not None:
+        query = query.where(StockRow.fc_id == fc_id)
+    if sku is not None:
+        query = query.where(StockRow.sku == sku)
+    if after is not None:
+        query = query.where(tuple_(StockRow.fc_id, StockRow.sku) > tuple_(*after))
+    rows = list(await session.scalars(query))
+    items = [
+        StockItem(row.fc_id, row.sku, row.on_hand, row.available, row.reserved, row.shipped)
+        for row in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return StockPage(items, (items[-1].fc_id, items[-1].sku) if more else None)
 
 
 def quantities_by_sku(lines: Iterable[OrderLine]) -> dict[str, int]:

@@ -20,7 +20,11 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_to_head(url: str) -> None:
-    command.upgrade(alembic_config(url), "head")
+    upgrade_to(url, "head")
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    command.upgrade(alembic_config(url), revision)
 
 
 def downgrade_to(url: str, revision: str = "base") -> None:

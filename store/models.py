@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
@@ -59,6 +64,10 @@ class FulfilmentCentreRow(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     central: Mapped[bool] = mapped_column(default=False)
+    # Orders picked per simulated hour; the default is for rows written before capacities.
+    capacity_per_hour: Mapped[float] = mapped_column(Float, server_default="40.0")
+    # Simulated hours of handling per order type: {"standard": 1.0, ...}.
+    handling_hours: Mapped[dict[str, float] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ProductRow(Base):
@@ -75,6 +84,8 @@ class StockRow(Base):
     __table_args__ = (
         CheckConstraint("available >= 0", name="available_not_negative"),
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("shipped >= 0", name="shipped_not_negative"),
+        CheckConstraint("on_hand = available + reserved + shipped", name="balanced"),
     )
 
     fc_id: Mapped[str] = mapped_column(ForeignKey("fulfilment_centres.id"), primary_key=True)
@@ -109,6 +120,11 @@ class OrderRow(Base):
     order_hours: Mapped[float | None] = mapped_column(Float)
     shipping_hours: Mapped[float | None] = mapped_column(Float)
     delivery_hours: Mapped[float | None] = mapped_column(Float)
+    # The sourcing decision and its reason, as the policy explained it (JSON-ready).
+    sourcing: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    backordered_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the order was cancelled or failed and its unshipped stock returned.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OrderLineRow(Base):
@@ -120,10 +136,38 @@ class OrderLineRow(Base):
     quantity: Mapped[int] = mapped_column(Integer)
 
 
+class ParcelState(StrEnum):
+    RESERVED = "reserved"  # its units are reserved at the FC, waiting to be shipped
+    SHIPPED = "shipped"
+    RELEASED = "released"  # the order was cancelled or failed first; its units went back
+
+
+class ParcelRow(Base):
+    """What one order takes from one FC. Every write of an order's stock locks its parcels."""
+
+    __tablename__ = "parcels"
+    __table_args__ = (
+        CheckConstraint("state IN ('reserved', 'shipped', 'released')", name="known_state"),
+        # The backlog of a centre is a count of its reserved parcels: read on every allocation.
+        Index("ix_parcels_fc_id_state", "fc_id", "state"),
+    )
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
+    fc_id: Mapped[str] = mapped_column(ForeignKey("fulfilment_centres.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+
+
 class AllocationRow(Base):
-    """Units of an order line reserved at one FC."""
+    """Units of one SKU of an order in its parcel from one FC."""
 
     __tablename__ = "allocations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["order_id", "fc_id"],
+            ["parcels.order_id", "parcels.fc_id"],
+            name="fk_allocations_parcel",
+        ),
+    )
 
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
     fc_id: Mapped[str] = mapped_column(ForeignKey("fulfilment_centres.id"), primary_key=True)
@@ -141,6 +185,24 @@ class ShipmentRow(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
     fc_id: Mapped[str] = mapped_column(ForeignKey("fulfilment_centres.id"))
     dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReceiptRow(Base):
+    """Units received into one FC's stock; the receipt id makes a repeated receipt a no-op."""
+
+    __tablename__ = "stock_receipts"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        ForeignKeyConstraint(
+            ["fc_id", "sku"], ["stock.fc_id", "stock.sku"], name="fk_stock_receipts_stock"
+        ),
+    )
+
+    receipt_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fc_id: Mapped[str] = mapped_column(String(32))
+    sku: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SurveyRow(Base):

@@ -1,19 +1,43 @@
 """Writes of the order lifecycle. Each method is one short transaction and safe to repeat:
-activities run at least once, so every write is keyed by order id (and FC for shipments)."""
+activities run at least once, so every write is keyed by order id (and FC for shipments).
+
+Lock order, the same in every transaction so that none waits for another in a cycle on
+PostgreSQL: the order's row, then its parcels, then stock rows in (fc_id, sku) order.
+On SQLite a transaction begins at its first write, which waits for the database's write
+lock (busy timeout); so each method reads before that write only what never changes (an
+order's lines), and everything it decides on after it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
+from domain.orders import FINAL_STATUSES, Destination, Mode, OrderLine, OrderStatus, OrderType
 from domain.timings import order_hours
-from store import inventory
-from store.models import AllocationRow, OrderLineRow, OrderRow, ShipmentRow
+from store import inventory, reservations
+from store.db import BULK
+from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow
+from store.reservations import ParcelReservation
+
+__all__ = [
+    "NewOrder",
+    "OrderAlreadyRecorded",
+    "OrderNotFound",
+    "OrderWrites",
+    "ParcelReservation",
+    "Promise",
+    "RecordedAllocation",
+]
+
+ENDED_BY_RELEASE = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
+_ALLOCATED_OR_LATER = frozenset({OrderStatus.ALLOCATED, OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 
 @dataclass(frozen=True)
@@ -37,14 +61,26 @@ class Promise:
 @dataclass(frozen=True)
 class RecordedAllocation:
     status: OrderStatus
-    reservations: dict[str, list[OrderLine]]
+    reservations: dict[str, list[OrderLine]]  # per FC; after a release, what it had
     failure_reason: str | None
     allocated_at: datetime | None
     promise: Promise | None
+    sourcing: dict[str, Any] | None = None
+    backordered_until: datetime | None = None
+
+    @property
+    def parcels(self) -> tuple[ParcelReservation, ...]:
+        return tuple(
+            ParcelReservation(fc_id, tuple(lines)) for fc_id, lines in self.reservations.items()
+        )
 
 
 class OrderAlreadyRecorded(Exception):
     """Another attempt recorded this order first; read what it decided with `allocation_of`."""
+
+
+class OrderNotFound(LookupError):
+    """No order with this id was ever recorded."""
 
 
 class OrderWrites:
@@ -57,46 +93,171 @@ class OrderWrites:
             order = await session.get(OrderRow, order_id)
             if order is None:
                 return None
-            rows = await session.scalars(
-                select(AllocationRow).where(AllocationRow.order_id == order_id)
-            )
-            reservations: dict[str, list[OrderLine]] = {}
-            for row in rows:
-                reservations.setdefault(row.fc_id, []).append(OrderLine(row.sku, row.quantity))
             promise = None
             if order.promised_hours is not None and order.promised_delivery_at is not None:
                 promise = Promise(order.promised_hours, order.promised_delivery_at)
             return RecordedAllocation(
                 OrderStatus(order.status),
-                reservations,
+                await reservations.lines_by_centre(session, order_id),
                 order.failure_reason,
                 order.allocated_at,
                 promise,
+                order.sourcing,
+                order.backordered_until,
             )
 
     async def allocate(
-        self, order: NewOrder, fc_id: str, promise: Promise, allocated_at: datetime
+        self,
+        order: NewOrder,
+        parcels: Sequence[ParcelReservation],
+        promise: Promise,
+        allocated_at: datetime,
+        sourcing: Mapping[str, Any],
     ) -> bool:
-        """Reserve every line at `fc_id` and record the order as allocated, or change nothing."""
+        """Record the order as allocated and reserve every parcel, or change nothing.
+
+        Raises OrderAlreadyRecorded when the order id is taken.
+        """
+        units = reservations.units_of(order.lines, parcels)
         async with self._sessions() as session:
             try:
-                await _add_order(session, order, OrderStatus.ALLOCATED)
-            except IntegrityError as exc:
-                raise OrderAlreadyRecorded(order.order_id) from exc
-            if not await inventory.reserve(session, fc_id, order.lines):
-                await session.rollback()
-                return False
-            await session.execute(
-                update(OrderRow)
-                .where(OrderRow.order_id == order.order_id)
-                .values(
+                await _add_order(
+                    session,
+                    order,
+                    OrderStatus.ALLOCATED,
+                    sourcing=dict(sourcing),
                     allocated_at=allocated_at,
                     order_hours=order_hours(order.placed_at, allocated_at, order.speedup),
                     promised_hours=promise.hours,
                     promised_delivery_at=promise.delivery_at,
                 )
+            except IntegrityError as exc:
+                raise OrderAlreadyRecorded(order.order_id) from exc
+            return await _reserve_and_commit(session, order.order_id, units)
+
+    async def record_backorder(
+        self, order: NewOrder, sourcing: Mapping[str, Any], wait_until: datetime
+    ) -> None:
+        """Record the order as waiting for stock until `wait_until`; a repeat is a no-op."""
+        async with self._sessions() as session:
+            try:
+                await _add_order(
+                    session,
+                    order,
+                    OrderStatus.BACKORDERED,
+                    sourcing=dict(sourcing),
+                    backordered_until=wait_until,
+                )
+            except IntegrityError:
+                return  # recorded by an earlier attempt
+            await session.commit()
+
+    async def allocate_backordered(
+        self,
+        order_id: str,
+        parcels: Sequence[ParcelReservation],
+        promise: Promise,
+        allocated_at: datetime,
+        sourcing: Mapping[str, Any],
+    ) -> bool:
+        """Allocate a backordered order, all parcels or none.
+
+        False when a parcel is short or the order was cancelled meanwhile; True when this or
+        an earlier attempt allocated it. Raises OrderNotFound for an unknown order id.
+        """
+        async with self._sessions() as session:
+            placed = await session.execute(
+                select(OrderRow.placed_at, OrderRow.speedup).where(OrderRow.order_id == order_id)
             )
-            session.add_all(_allocation_rows(order.order_id, fc_id, order.lines))
+            found = placed.one_or_none()
+            if found is None:
+                raise OrderNotFound(order_id)
+            units = reservations.units_of(await _lines_of(session, order_id), parcels)
+            placed_at, speedup = found
+            taken = await session.execute(
+                update(OrderRow)
+                .where(OrderRow.order_id == order_id, OrderRow.status == OrderStatus.BACKORDERED)
+                .values(
+                    status=OrderStatus.ALLOCATED,
+                    sourcing=dict(sourcing),
+                    allocated_at=allocated_at,
+                    order_hours=order_hours(placed_at, allocated_at, speedup),
+                    promised_hours=promise.hours,
+                    promised_delivery_at=promise.delivery_at,
+                ),
+                execution_options=BULK,
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                await session.rollback()
+                return await _status_of(session, order_id) in _ALLOCATED_OR_LATER
+            return await _reserve_and_commit(session, order_id, units)
+
+    async def release(self, order_id: str, status: OrderStatus, reason: str, at: datetime) -> bool:
+        """End the order as cancelled or failed and return its unshipped units to available.
+
+        Shipped parcels stay shipped. True when this call ended the order; False when it had
+        already ended (or never existed), and then nothing changes.
+        """
+        if status not in ENDED_BY_RELEASE:
+            raise ValueError(f"release ends an order as cancelled or failed, not {status}")
+        async with self._sessions() as session:
+            ended = await session.execute(
+                update(OrderRow)
+                .where(OrderRow.order_id == order_id, OrderRow.status.not_in(FINAL_STATUSES))
+                .values(status=status, failure_reason=reason, closed_at=at),
+                execution_options=BULK,
+            )
+            if ended.rowcount != 1:  # type: ignore[attr-defined]
+                await session.rollback()
+                return False
+            units = await reservations.release(session, order_id)
+            await inventory.change_reservations(session, {k: -n for k, n in units.items()})
+            await session.commit()
+            return True
+
+    async def reallocate(
+        self,
+        order_id: str,
+        destination: Destination,
+        parcels: Sequence[ParcelReservation],
+        promise: Promise,
+        sourcing: Mapping[str, Any],
+    ) -> bool:
+        """Send an allocated order elsewhere: swap its reservations for `parcels` at once.
+
+        False, and nothing changed, when the order is not allocated (unknown, backordered,
+        shipped in part, ended) or a new parcel is short.
+        """
+        async with self._sessions() as session:
+            lines = await _lines_of(session, order_id)
+            if not lines:
+                return False
+            units = reservations.units_of(lines, parcels)
+            moved = await session.execute(
+                update(OrderRow)
+                .where(OrderRow.order_id == order_id, OrderRow.status == OrderStatus.ALLOCATED)
+                .values(
+                    destination_country=destination.country,
+                    destination_postal_code=destination.postal_code,
+                    destination_lat=destination.lat,
+                    destination_lon=destination.lon,
+                    promised_hours=promise.hours,
+                    promised_delivery_at=promise.delivery_at,
+                    sourcing=dict(sourcing),
+                ),
+                execution_options=BULK,
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                await session.rollback()
+                return False
+            previous = await reservations.remove(session, order_id)
+            if previous is None:
+                await session.rollback()
+                return False
+            if not await inventory.change_reservations(session, _difference(units, previous)):
+                await session.rollback()
+                return False
+            await reservations.add(session, order_id, units)
             await session.commit()
             return True
 
@@ -115,9 +276,24 @@ class OrderWrites:
         shipment_id: str,
         dispatched_at: datetime,
         shipping_hours: float,
-    ) -> None:
-        """Ship the units reserved at `fc_id` once; the shipment's key makes a repeat a no-op."""
+    ) -> bool:
+        """Ship the parcel reserved at `fc_id` once; a repeat changes nothing.
+
+        True when the parcel is shipped, by this call or an earlier one; False when it is no
+        longer reserved there (the order was cancelled, failed or sent elsewhere).
+        """
         async with self._sessions() as session:
+            await _set_status(
+                session,
+                order_id,
+                OrderStatus.SHIPPED,
+                only_from=(OrderStatus.ALLOCATED, OrderStatus.SHIPPED),
+                shipped_at=dispatched_at,
+                shipping_hours=shipping_hours,
+            )
+            if not await reservations.mark_shipped(session, order_id, fc_id):
+                await session.rollback()
+                return await reservations.state_of(session, order_id, fc_id) is ParcelState.SHIPPED
             session.add(
                 ShipmentRow(
                     shipment_id=shipment_id,
@@ -126,21 +302,10 @@ class OrderWrites:
                     dispatched_at=dispatched_at,
                 )
             )
-            try:
-                await session.flush()
-            except IntegrityError:
-                await session.rollback()
-                return
-            lines = await _reserved_lines(session, order_id, fc_id)
+            lines = (await reservations.lines_by_centre(session, order_id, fc_id)).get(fc_id, [])
             await inventory.move_reserved_to_shipped(session, fc_id, lines)
-            await _set_status(
-                session,
-                order_id,
-                OrderStatus.SHIPPED,
-                shipped_at=dispatched_at,
-                shipping_hours=shipping_hours,
-            )
             await session.commit()
+            return True
 
     async def record_delivery(
         self, order_id: str, delivered_at: datetime, delivery_hours: float
@@ -157,55 +322,73 @@ class OrderWrites:
 
 
 async def _add_order(
-    session: AsyncSession, order: NewOrder, status: OrderStatus, failure_reason: str | None = None
+    session: AsyncSession, order: NewOrder, status: OrderStatus, **columns: Any
 ) -> None:
     """Insert the order, then its lines. IntegrityError means the order id is already taken."""
-    session.add(
-        OrderRow(
+    await session.execute(
+        insert(OrderRow).values(
             order_id=order.order_id,
             customer_id=order.customer_id,
             order_type=order.order_type.value,
             mode=order.mode.value,
             status=status.value,
-            failure_reason=failure_reason,
             destination_country=order.destination.country,
             destination_postal_code=order.destination.postal_code,
             destination_lat=order.destination.lat,
             destination_lon=order.destination.lon,
             speedup=order.speedup,
             placed_at=order.placed_at,
+            **columns,
         )
     )
-    await session.flush()
-    session.add_all(
-        OrderLineRow(order_id=order.order_id, line_no=number, sku=line.sku, quantity=line.quantity)
-        for number, line in enumerate(order.lines, start=1)
+    await session.execute(
+        insert(OrderLineRow),
+        [
+            {"order_id": order.order_id, "line_no": n, "sku": line.sku, "quantity": line.quantity}
+            for n, line in enumerate(order.lines, start=1)
+        ],
     )
 
 
-def _allocation_rows(
-    order_id: str, fc_id: str, lines: tuple[OrderLine, ...]
-) -> list[AllocationRow]:
-    return [
-        AllocationRow(order_id=order_id, fc_id=fc_id, sku=sku, quantity=quantity)
-        for sku, quantity in inventory.quantities_by_sku(lines).items()
-    ]
+async def _reserve_and_commit(
+    session: AsyncSession, order_id: str, units: Mapping[inventory.StockKey, int]
+) -> bool:
+    if not await inventory.change_reservations(session, units):
+        await session.rollback()
+        return False
+    await reservations.add(session, order_id, units)
+    await session.commit()
+    return True
 
 
-async def _reserved_lines(session: AsyncSession, order_id: str, fc_id: str) -> list[OrderLine]:
-    rows = await session.scalars(
-        select(AllocationRow).where(
-            AllocationRow.order_id == order_id, AllocationRow.fc_id == fc_id
-        )
+def _difference(
+    after: Mapping[inventory.StockKey, int], before: Mapping[inventory.StockKey, int]
+) -> dict[inventory.StockKey, int]:
+    return {key: after.get(key, 0) - before.get(key, 0) for key in after.keys() | before.keys()}
+
+
+async def _lines_of(session: AsyncSession, order_id: str) -> list[OrderLine]:
+    rows = await session.execute(
+        select(OrderLineRow.sku, OrderLineRow.quantity)
+        .where(OrderLineRow.order_id == order_id)
+        .order_by(OrderLineRow.line_no)
     )
-    return [OrderLine(row.sku, row.quantity) for row in rows]
+    return [OrderLine(sku, quantity) for sku, quantity in rows]
+
+
+async def _status_of(session: AsyncSession, order_id: str) -> OrderStatus | None:
+    status = await session.scalar(select(OrderRow.status).where(OrderRow.order_id == order_id))
+    return None if status is None else OrderStatus(status)
 
 
 async def _set_status(
-    session: AsyncSession, order_id: str, status: OrderStatus, **milestone: datetime | float
+    session: AsyncSession,
+    order_id: str,
+    status: OrderStatus,
+    only_from: Sequence[OrderStatus] | None = None,
+    **milestone: datetime | float,
 ) -> None:
-    await session.execute(
-        update(OrderRow)
-        .where(OrderRow.order_id == order_id)
-        .values(status=status.value, **milestone)
-    )
+    query = update(OrderRow).where(OrderRow.order_id == order_id)
+    if only_from is not None:
+        query = query.where(OrderRow.status.in_(only_from))
+    await session.execute(query.values(status=status.value, **milestone), execution_options=BULK)

@@ -1,17 +1,38 @@
-"""Reads of the order read model for the API: one order, and filtered keyset pages."""
+"""Reads for the API: one order, filtered keyset pages of orders, the backorder queue, centres."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.orders import Destination, OrderLine
+from domain.orders import Destination, OrderLine, OrderStatus
 from domain.timings import Timings
-from store.models import AllocationRow, OrderRow
+from store.models import AllocationRow, FulfilmentCentreRow, OrderRow, ShipmentRow
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    fc_id: str
+    shipment_id: str
+    dispatched_at: datetime
+
+
+@dataclass(frozen=True)
+class CentreView:
+    id: str
+    name: str
+    region: str
+    country: str
+    lat: float
+    lon: float
+    central: bool
+    capacity_per_hour: float
+    handling_hours: dict[str, float] | None
 
 
 @dataclass(frozen=True)
@@ -23,7 +44,11 @@ class OrderView:
     status: str
     failure_reason: str | None
     destination: Destination
-    allocations: dict[str, list[OrderLine]]
+    allocations: dict[str, list[OrderLine]]  # per FC; after a cancel, what it had
+    shipments: list[ShipmentView]
+    sourcing: dict[str, Any] | None
+    backordered_until: datetime | None
+    closed_at: datetime | None
     promised_hours: float | None
     promised_delivery_at: datetime | None
     placed_at: datetime
@@ -48,8 +73,7 @@ async def get_order(session: AsyncSession, order_id: str) -> OrderView | None:
     row = await session.get(OrderRow, order_id)
     if row is None:
         return None
-    allocations = await _allocations_of(session, [order_id])
-    return _view(row, allocations.get(order_id, {}))
+    return (await _views(session, [row]))[0]
 
 
 async def list_orders(
@@ -61,9 +85,35 @@ async def list_orders(
         query = query.where(OrderRow.order_id < after)
     rows = list(await session.scalars(query))
     page, more = rows[:limit], len(rows) > limit
-    allocations = await _allocations_of(session, [row.order_id for row in page])
-    items = [_view(row, allocations.get(row.order_id, {})) for row in page]
-    return OrderPage(items, page[-1].order_id if more else None)
+    return OrderPage(await _views(session, page), page[-1].order_id if more else None)
+
+
+async def backordered_order_ids(session: AsyncSession) -> list[str]:
+    """Orders waiting for stock, in the order they arrived."""
+    rows = await session.scalars(
+        select(OrderRow.order_id)
+        .where(OrderRow.status == OrderStatus.BACKORDERED)
+        .order_by(OrderRow.placed_at, OrderRow.order_id)
+    )
+    return list(rows)
+
+
+async def list_centres(session: AsyncSession) -> list[CentreView]:
+    rows = await session.scalars(select(FulfilmentCentreRow).order_by(FulfilmentCentreRow.id))
+    return [
+        CentreView(
+            id=row.id,
+            name=row.name,
+            region=row.region,
+            country=row.country,
+            lat=row.lat,
+            lon=row.lon,
+            central=row.central,
+            capacity_per_hour=row.capacity_per_hour,
+            handling_hours=row.handling_hours,
+        )
+        for row in rows
+    ]
 
 
 def _filtered(query: Select[OrderRow], where: OrderFilter) -> Select[OrderRow]:
@@ -96,7 +146,37 @@ async def _allocations_of(
     return found
 
 
-def _view(row: OrderRow, allocations: dict[str, list[OrderLine]]) -> OrderView:
+async def _shipments_of(
+    session: AsyncSession, order_ids: Sequence[str]
+) -> dict[str, list[ShipmentView]]:
+    if not order_ids:
+        return {}
+    rows = await session.scalars(
+        select(ShipmentRow)
+        .where(ShipmentRow.order_id.in_(order_ids))
+        .order_by(ShipmentRow.dispatched_at, ShipmentRow.fc_id)
+    )
+    found: dict[str, list[ShipmentView]] = {}
+    for row in rows:
+        found.setdefault(row.order_id, []).append(
+            ShipmentView(row.fc_id, row.shipment_id, row.dispatched_at)
+        )
+    return found
+
+
+async def _views(session: AsyncSession, rows: Sequence[OrderRow]) -> list[OrderView]:
+    order_ids = [row.order_id for row in rows]
+    allocations = await _allocations_of(session, order_ids)
+    shipments = await _shipments_of(session, order_ids)
+    return [
+        _view(row, allocations.get(row.order_id, {}), shipments.get(row.order_id, []))
+        for row in rows
+    ]
+
+
+def _view(
+    row: OrderRow, allocations: dict[str, list[OrderLine]], shipments: list[ShipmentView]
+) -> OrderView:
     return OrderView(
         order_id=row.order_id,
         customer_id=row.customer_id,
@@ -111,6 +191,10 @@ def _view(row: OrderRow, allocations: dict[str, list[OrderLine]]) -> OrderView:
             row.destination_lon,
         ),
         allocations=allocations,
+        shipments=shipments,
+        sourcing=row.sourcing,
+        backordered_until=row.backordered_until,
+        closed_at=row.closed_at,
         promised_hours=row.promised_hours,
         promised_delivery_at=row.promised_delivery_at,
         placed_at=row.placed_at,

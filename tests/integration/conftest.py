@@ -1,28 +1,28 @@
-"""Integration fixtures: a fresh app database per test, once on SQLite and once on PostgreSQL."""
+"""Integration fixtures: a fresh app database per test, once on SQLite and once on PostgreSQL.
+
+Each backend's database is migrated and seeded once per session; every test gets a copy.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, or_, select, text, update
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from warehouse import OrderDesk, Stockroom
 
-from domain.orders import Destination, Mode, OrderLine, OrderType
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_to_head
-from store.models import StockRow
-from store.orders import NewOrder, OrderWrites, Promise
-from store.seed import seed_default_network
+from store.seed import seed_network_spec
 
 POSTGRES_URL = os.environ.get(
     "DOMS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -33,11 +33,6 @@ BACKENDS = (
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 )
 POOL_SIZE = 20  # the most transactions a test runs at once; the rest queue for a connection
-
-NEWARK = "ewr"
-MANHATTAN = Destination("US", "10001", 40.75, -73.99)
-OPENING = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-PROMISE = Promise(hours=24.0, delivery_at=OPENING + timedelta(hours=24))
 
 
 class PostgresServer:
@@ -51,10 +46,12 @@ class PostgresServer:
         self._unreachable: str | None = None
 
     @asynccontextmanager
-    async def throwaway_database(self) -> AsyncIterator[str]:
+    async def throwaway_database(self, template: str | None = None) -> AsyncIterator[str]:
+        """A new database, empty or a copy of the `template` database."""
         await self._ensure_reachable()
         name = f"doms_test_{uuid.uuid4().hex}"
-        await self._execute(f'CREATE DATABASE "{name}"')
+        copy_of = f' TEMPLATE "{template}"' if template else ""
+        await self._execute(f'CREATE DATABASE "{name}"{copy_of}')
         try:
             yield self._url.set(database=name).render_as_string(hide_password=False)
         finally:
@@ -92,12 +89,71 @@ async def postgres_server() -> AsyncIterator[PostgresServer]:
     await server.close()
 
 
+class SeededDatabases:
+    """Migrates and seeds one database per backend, once; each test starts from a copy of it."""
+
+    def __init__(self, server: PostgresServer, directory: Path) -> None:
+        self._server = server
+        self._directory = directory
+        self._templates = AsyncExitStack()
+        self._sqlite: Path | None = None
+        self._postgres: str | None = None  # the template database's name
+
+    @asynccontextmanager
+    async def copy(self, backend: str, directory: Path) -> AsyncIterator[str]:
+        if backend == "sqlite":
+            copy = directory / "doms.db"
+            shutil.copyfile(await self._sqlite_template(), copy)
+            yield f"sqlite+aiosqlite:///{copy}"
+        else:
+            template = await self._postgres_template()
+            async with self._server.throwaway_database(template) as url:
+                yield url
+
+    async def close(self) -> None:
+        await self._templates.aclose()
+
+    async def _sqlite_template(self) -> Path:
+        if self._sqlite is None:
+            path = self._directory / "template.db"
+            await migrated_and_seeded(f"sqlite+aiosqlite:///{path}")
+            self._sqlite = path  # the last connection closed, so its WAL is checkpointed
+        return self._sqlite
+
+    async def _postgres_template(self) -> str:
+        if self._postgres is None:
+            url = await self._templates.enter_async_context(self._server.throwaway_database())
+            await migrated_and_seeded(url)
+            self._postgres = make_url(url).database
+        assert self._postgres is not None
+        return self._postgres
+
+
+async def migrated_and_seeded(url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, url)
+    await seed_network_spec(url)
+
+
+@pytest.fixture(scope="session")
+async def seeded_databases(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SeededDatabases]:
+    databases = SeededDatabases(postgres_server, tmp_path_factory.mktemp("seeded"))
+    yield databases
+    await databases.close()
+
+
 @pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
 async def empty_database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
+    backend: str, tmp_path: Path, postgres_server: PostgresServer
 ) -> AsyncIterator[str]:
     """A fresh database with no tables: a file for SQLite, a throwaway database on PostgreSQL."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'doms.db'}"
     else:
         async with postgres_server.throwaway_database() as url:
@@ -105,11 +161,12 @@ async def empty_database_url(
 
 
 @pytest.fixture
-async def database_url(empty_database_url: str) -> str:
+async def database_url(
+    backend: str, tmp_path: Path, seeded_databases: SeededDatabases
+) -> AsyncIterator[str]:
     """A fresh app database at the newest schema, seeded with the default network."""
-    await asyncio.to_thread(upgrade_to_head, empty_database_url)
-    await seed_default_network(empty_database_url)
-    return empty_database_url
+    async with seeded_databases.copy(backend, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -117,78 +174,6 @@ async def db_sessions(database_url: str) -> AsyncIterator[async_sessionmaker[Asy
     engine = create_engine(database_url, pool_size=POOL_SIZE, max_overflow=0)
     yield session_factory(engine)
     await engine.dispose()
-
-
-class OrderDesk:
-    """Builds orders to Manhattan, with ids that grow like the API's, and allocates them."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.writes = OrderWrites(sessions)
-        self._numbers = itertools.count(1)
-
-    def order(
-        self,
-        *lines: OrderLine,
-        customer_id: str = "c-1",
-        order_type: OrderType = OrderType.STANDARD,
-        mode: Mode = Mode.DISTRIBUTED,
-    ) -> NewOrder:
-        number = next(self._numbers)
-        return NewOrder(
-            order_id=f"{number:06d}-{uuid.uuid4().hex[:8]}",
-            customer_id=customer_id,
-            order_type=order_type,
-            mode=mode,
-            destination=MANHATTAN,
-            lines=lines,
-            speedup=1.0,
-            placed_at=OPENING + timedelta(minutes=number),
-        )
-
-    async def allocate(self, order: NewOrder, fc_id: str = NEWARK) -> bool:
-        return await self.writes.allocate(order, fc_id, PROMISE, order.placed_at)
-
-
-class Stockroom:
-    """Sets and reads stock rows directly, bypassing the code under test."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-
-    async def put(self, sku: str, units: int, fc_id: str = NEWARK) -> None:
-        async with self._sessions() as session:
-            await session.execute(
-                update(StockRow)
-                .where(StockRow.fc_id == fc_id, StockRow.sku == sku)
-                .values(on_hand=units, available=units, reserved=0, shipped=0)
-            )
-            await session.commit()
-
-    async def units(self, sku: str, fc_id: str = NEWARK) -> dict[str, int]:
-        async with self._sessions() as session:
-            row = await session.get_one(StockRow, (fc_id, sku))
-            return {
-                "on_hand": row.on_hand,
-                "available": row.available,
-                "reserved": row.reserved,
-                "shipped": row.shipped,
-            }
-
-    async def rows_off_balance(self) -> list[tuple[str, str]]:
-        """Rows where on_hand != available + reserved + shipped, or a count is negative."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(StockRow.fc_id, StockRow.sku).where(
-                    or_(
-                        StockRow.on_hand
-                        != StockRow.available + StockRow.reserved + StockRow.shipped,
-                        StockRow.available < 0,
-                        StockRow.reserved < 0,
-                        StockRow.shipped < 0,
-                    )
-                )
-            )
-            return [(fc_id, sku) for fc_id, sku in rows]
 
 
 @pytest.fixture

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from store.db import create_engine
-from store.migrate import alembic_config, downgrade_to, upgrade_to_head
+from store.db import create_engine, session_factory
+from store.inventory import backlog_by_centre
+from store.migrate import alembic_config, downgrade_to, upgrade_to, upgrade_to_head
 from store.models import Base
+from store.queries import list_centres
 
 MODEL_TABLES = set(Base.metadata.tables)
 HEADS = ScriptDirectory.from_config(alembic_config("unused://")).get_heads()
@@ -79,3 +82,76 @@ async def test_upgrading_an_up_to_date_database_changes_nothing(database_url: st
 
     assert await on_connection(database_url, current_revision) == HEADS[0]
     assert await on_connection(database_url, schema_differences) == []
+
+
+# A database as revision 0001 left it: ten sofas at Newark, two of them shipped to one
+# order and one reserved for another.
+AT_0001 = (
+    "INSERT INTO fulfilment_centres (id, name, region, country, lat, lon, central)"
+    " VALUES ('ewr', 'Newark NJ', 'northeast', 'US', 40.7357, -74.1724, false)",
+    "INSERT INTO products (sku, name) VALUES ('SKU-0001', 'Sofa')",
+    "INSERT INTO stock (fc_id, sku, on_hand, available, reserved, shipped)"
+    " VALUES ('ewr', 'SKU-0001', 10, 7, 1, 2)",
+    *(
+        "INSERT INTO orders (order_id, customer_id, order_type, mode, status,"
+        " destination_country, destination_postal_code, destination_lat, destination_lon,"
+        f" speedup, placed_at) VALUES ('{order_id}', 'c-1', 'standard', 'distributed',"
+        f" '{status}', 'US', '10001', 40.75, -73.99, 1.0, '2026-12-01 09:00:00')"
+        for order_id, status in (("o-shipped", "shipped"), ("o-waiting", "allocated"))
+    ),
+    "INSERT INTO allocations (order_id, fc_id, sku, quantity) VALUES"
+    " ('o-shipped', 'ewr', 'SKU-0001', 2), ('o-waiting', 'ewr', 'SKU-0001', 1)",
+    "INSERT INTO shipments (shipment_id, order_id, fc_id, dispatched_at)"
+    " VALUES ('o-shipped-ewr', 'o-shipped', 'ewr', '2026-12-01 12:00:00')",
+)
+
+
+async def execute(url: str, statements: Sequence[str]) -> list[Any]:
+    """Run the statements in one transaction; the rows of the last one."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                result = await connection.execute(text(statement))
+            return list(result) if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_a_database_in_use_turns_its_allocations_into_parcels(
+    empty_database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade_to, empty_database_url, "0001")
+    await execute(empty_database_url, AT_0001)
+
+    await asyncio.to_thread(upgrade_to_head, empty_database_url)
+
+    assert await execute(
+        empty_database_url, ["SELECT order_id, state FROM parcels ORDER BY order_id"]
+    ) == [("o-shipped", "shipped"), ("o-waiting", "reserved")]
+    engine = create_engine(empty_database_url)
+    try:
+        async with session_factory(engine)() as session:
+            assert await backlog_by_centre(session, ["ewr"]) == {"ewr": 1}
+            assert [c.capacity_per_hour for c in await list_centres(session)] == [40.0]
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrading_to_0001_keeps_the_orders_and_stock(empty_database_url: str) -> None:
+    await asyncio.to_thread(upgrade_to, empty_database_url, "0001")
+    await execute(empty_database_url, AT_0001)
+    await asyncio.to_thread(upgrade_to_head, empty_database_url)
+    tables_at_head = await on_connection(empty_database_url, table_names)
+
+    await asyncio.to_thread(downgrade_to, empty_database_url, "0001")
+
+    assert await on_connection(empty_database_url, current_revision) == "0001"
+    assert await on_connection(empty_database_url, table_names) == tables_at_head - {
+        "parcels",
+        "stock_receipts",
+    }
+    assert await execute(
+        empty_database_url, ["SELECT on_hand, available, reserved, shipped FROM stock"]
+    ) == [(10, 7, 1, 2)]
+    assert await execute(empty_database_url, ["SELECT count(*) FROM allocations"]) == [(2,)]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.orders import Mode, OrderLine, OrderStatus, OrderType
 from store import queries
 from store.models import ShipmentRow
-from store.orders import Promise
+from store.orders import ParcelReservation, Promise
 from store.queries import OrderFilter
 from store.surveys import SurveyAnswers, SurveyOutcome, record_survey
 
@@ -52,10 +52,14 @@ async def test_shipping_an_order_twice_from_one_centre_ships_it_once(
 
     six_hours_later = order.placed_at + timedelta(hours=6)
 
-    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", six_hours_later, 6.0)
-    await desk.writes.record_shipment(
+    first = await desk.writes.record_shipment(
+        order.order_id, "ewr", "parcel-1", six_hours_later, 6.0
+    )
+    repeat = await desk.writes.record_shipment(
         order.order_id, "ewr", retry_shipment_id, six_hours_later + timedelta(hours=1), 7.0
     )
+
+    assert (first, repeat) == (True, True)
 
     assert await shipments_of(db_sessions, order.order_id) == 1
     assert await stockroom.units(SOFA) == {
@@ -97,7 +101,10 @@ async def test_allocation_of_reports_what_allocate_decided(desk) -> None:
     promise = Promise(hours=30.5, delivery_at=order.placed_at + timedelta(hours=30.5))
     allocated_at = order.placed_at + timedelta(seconds=2)
 
-    assert await desk.writes.allocate(order, "ord", promise, allocated_at)
+    sourcing = {"policy": "nearest", "reason": "ord is the only centre with every line"}
+    parcels = [ParcelReservation("ord", order.lines)]
+
+    assert await desk.writes.allocate(order, parcels, promise, allocated_at, sourcing)
 
     recorded = await desk.writes.allocation_of(order.order_id)
     assert recorded is not None
@@ -108,6 +115,7 @@ async def test_allocation_of_reports_what_allocate_decided(desk) -> None:
     assert recorded.failure_reason is None
     assert recorded.allocated_at == allocated_at
     assert recorded.promise == promise
+    assert recorded.sourcing == sourcing
 
 
 async def test_allocation_of_an_unknown_order_is_nothing(desk) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
+from domain.orders import CarrierMode, Destination, Mode, OrderLine, OrderStatus, OrderType
 from domain.sourcing import Shortage
 
 
@@ -23,6 +25,8 @@ class OrderRequest:
     lines: list[OrderLine]
     mode: Mode
     speedup: float
+    backorder_hours: float | None = None  # wait this long for stock instead of rejecting
+    carrier: CarrierMode = CarrierMode.SIMULATED
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,24 @@ class AllocateInput:
 
 
 @dataclass(frozen=True)
+class ReallocateInput:
+    request: OrderRequest
+    destination: Destination
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
 class Allocation:
+    """One parcel: the lines one FC ships, and the model's hours for it."""
+
     fulfilment_centre: str
     lines: list[OrderLine]
     distance_km: float
+    handling_hours: float = 0.0
+    transit_hours: float = 0.0
+
+    def shipment_id(self, order_id: str) -> str:
+        return f"{order_id}-{self.fulfilment_centre}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,18 @@ class Placement:
     reason: str | None = None
     shortages: list[Shortage] = field(default_factory=list)
     unknown_skus: list[str] = field(default_factory=list)
+    sourcing: dict[str, Any] | None = None
+    backorder_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseInput:
+    """Compensation: give back every unit not yet shipped, and end the order."""
+
+    order_id: str
+    status: OrderStatus
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -77,3 +107,29 @@ class DeliveryInput:
     order_id: str
     delivered_at: datetime
     delivery_hours: float
+
+
+class CarrierEventKind(StrEnum):
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    shipment_id: str
+    kind: CarrierEventKind
+    at: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    reason: str = "cancelled by the customer"
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    order_id: str
+    status: OrderStatus
+    reason: str | None = None

@@ -1,4 +1,4 @@
-"""The order lifecycle's activities: allocate (local), ship (on the FC's task queue), deliver."""
+"""The order lifecycle's activities: sourcing and stock (local), pick/pack/ship (per FC)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities.faults import FaultInjector
 from activities.messages import (
     AllocateInput,
     Allocation,
@@ -14,76 +16,105 @@ from activities.messages import (
     Dispatch,
     OrderRequest,
     Placement,
+    ReallocateInput,
+    ReleaseInput,
     ShipInput,
 )
 from domain.clock import SimClock
-from domain.geo import great_circle_km
-from domain.network import FulfilmentCentre, Network
-from domain.orders import OrderStatus
-from domain.service_levels import promised_hours
-from domain.sourcing import (
-    Candidate,
-    Shortage,
-    eligible_centres,
-    rank_candidates,
-    shortages,
-    unknown_skus,
-)
+from domain.network_spec import NetworkSpec
+from domain.orders import Destination, OrderLine, OrderStatus
+from domain.sourcing import SourcingDecision, source, unknown_skus
 from domain.timings import order_hours, shipping_hours
 from store import inventory
-from store.orders import NewOrder, OrderAlreadyRecorded, OrderWrites, Promise, RecordedAllocation
+from store.orders import (
+    NewOrder,
+    OrderAlreadyRecorded,
+    OrderWrites,
+    ParcelReservation,
+    Promise,
+    RecordedAllocation,
+)
+
+# Another order may take the stock between reading it and reserving it; source again.
+SOURCING_ATTEMPTS = 3
 
 
 class OrderActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], network: Network) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        spec: NetworkSpec,
+        faults: FaultInjector | None = None,
+    ) -> None:
         self._sessions = sessions
         self._writes = OrderWrites(sessions)
-        self._network = network
+        self._spec = spec
+        self._faults = faults or FaultInjector(0.0)
 
     @activity.defn(name="allocate")
     async def allocate(self, command: AllocateInput) -> Placement:
-        """Source the order to the nearest FC that can serve it whole, and reserve its stock."""
-        order = _new_order(command)
+        """Source the order and reserve its stock; or backorder it, or reject it."""
+        order = _new_order(command.request, command.placed_at)
         recorded = await self._writes.allocation_of(order.order_id)
         if recorded is None:
             try:
-                return await self._source(order, command.decided_at)
+                return await self._place(command.request, order, command.decided_at)
             except OrderAlreadyRecorded:  # a concurrent attempt won; answer what it decided
                 recorded = await self._writes.allocation_of(order.order_id)
         assert recorded is not None
-        return self._placement_from(order, recorded)
+        return _placement_from(order, recorded)
 
-    async def _source(self, order: NewOrder, decided_at: datetime) -> Placement:
-        skus = {line.sku for line in order.lines}
-        centre_ids = [fc.id for fc in eligible_centres(self._network, order.mode)]
-        async with self._sessions() as session:
-            known = await inventory.known_skus(session, skus)
-            stock = await inventory.stock_levels(session, skus, centre_ids)
-        if missing := unknown_skus(order.lines, known):
-            return await self._reject(order, f"unknown SKU: {', '.join(missing)}", unknown=missing)
-        for candidate in rank_candidates(
-            self._network, order.mode, order.destination, order.lines, stock
-        ):
-            promise = _promise(order, candidate)
-            if await self._writes.allocate(order, candidate.centre.id, promise, decided_at):
-                return _allocated(order, candidate, promise, decided_at)
-        if short := shortages(self._network, order.mode, order.lines, stock):
-            return await self._reject(order, "out of stock", short=short)
-        return await self._reject(order, "no fulfilment centre can serve the whole order")
+    @activity.defn(name="retry_backorder")
+    async def retry_backorder(self, command: AllocateInput) -> Placement:
+        """Stock arrived: try to allocate a backordered order; it keeps waiting if not."""
+        order = _new_order(command.request, command.placed_at)
+        for _ in range(SOURCING_ATTEMPTS):
+            decision = await self._decide(order, order.destination)
+            if not decision.served:
+                break
+            promise = _promise(order, decision, command.decided_at)
+            if await self._writes.allocate_backordered(
+                order.order_id,
+                _reservations(decision),
+                promise,
+                command.decided_at,
+                decision.as_dict(),
+            ):
+                return _allocated(order, decision, promise, command.decided_at)
+        recorded = await self._writes.allocation_of(order.order_id)
+        assert recorded is not None
+        return _placement_from(order, recorded)
 
-    async def _reject(
-        self,
-        order: NewOrder,
-        reason: str,
-        short: list[Shortage] | None = None,
-        unknown: list[str] | None = None,
-    ) -> Placement:
-        await self._writes.reject(order, reason)
-        return _rejected(order, reason, short, unknown)
+    @activity.defn(name="reallocate")
+    async def reallocate(self, command: ReallocateInput) -> Placement:
+        """Re-source for a new destination; the old reservation is released in the same step."""
+        order = _new_order(command.request, command.decided_at)
+        recorded = await self._writes.allocation_of(order.order_id)
+        own = recorded.reservations if recorded else {}
+        for _ in range(SOURCING_ATTEMPTS):
+            decision = await self._decide(order, command.destination, own_reserved=own)
+            if not decision.served:
+                return _rejected(order, decision.reason, decision)
+            promise = _promise(order, decision, command.decided_at)
+            if await self._writes.reallocate(
+                order.order_id,
+                command.destination,
+                _reservations(decision),
+                promise,
+                decision.as_dict(),
+            ):
+                return _allocated(order, decision, promise, command.decided_at)
+        return _rejected(order, "stock moved while re-sourcing; try again", None)
+
+    @activity.defn(name="release")
+    async def release(self, command: ReleaseInput) -> None:
+        """Compensation: unshipped units go back to stock; safe to repeat."""
+        await self._writes.release(command.order_id, command.status, command.reason, command.at)
 
     @activity.defn(name="ship")
     async def ship(self, command: ShipInput) -> Dispatch:
         """Pick, pack and hand the parcel to the carrier; runs on the FC's own task queue."""
+        self._faults.maybe_fail(f"WMS at {command.fulfilment_centre}")
         shipment_id = f"{command.order_id}-{command.fulfilment_centre}"
         # The server's start time of this attempt: the same clock the workflow sees,
         # including in time-skipping tests.
@@ -91,9 +122,15 @@ class OrderActivities:
         hours = shipping_hours(
             command.handling_hours, command.ready_at, dispatched_at, command.speedup
         )
-        await self._writes.record_shipment(
+        shipped = await self._writes.record_shipment(
             command.order_id, command.fulfilment_centre, shipment_id, dispatched_at, hours
         )
+        if not shipped:  # released or moved meanwhile: nothing may leave this FC
+            raise ApplicationError(
+                f"parcel {shipment_id} is no longer reserved",
+                type="NotReserved",
+                non_retryable=True,
+            )
         return Dispatch(shipment_id, dispatched_at, hours)
 
     @activity.defn(name="record_delivery")
@@ -102,27 +139,74 @@ class OrderActivities:
             command.order_id, command.delivered_at, command.delivery_hours
         )
 
-    def _placement_from(self, order: NewOrder, recorded: RecordedAllocation) -> Placement:
-        if recorded.status is OrderStatus.REJECTED or recorded.promise is None:
-            return _rejected(order, recorded.failure_reason or "rejected")
-        allocations = [
-            Allocation(fc_id, lines, _distance(self._network.get(fc_id), order))
-            for fc_id, lines in recorded.reservations.items()
-        ]
-        return Placement(
-            order.order_id,
-            OrderStatus.ALLOCATED,
-            order.placed_at,
-            allocations,
-            allocated_at=recorded.allocated_at,
-            order_hours=_order_hours(order, recorded.allocated_at),
-            promised_hours=recorded.promise.hours,
-            promised_delivery_at=recorded.promise.delivery_at,
+    async def _place(self, request: OrderRequest, order: NewOrder, at: datetime) -> Placement:
+        for _ in range(SOURCING_ATTEMPTS):
+            decision = await self._decide(order, order.destination)
+            if decision.unknown_skus:
+                reason = f"unknown SKU: {', '.join(decision.unknown_skus)}"
+                await self._writes.reject(order, reason)
+                return _rejected(order, reason, decision)
+            if not decision.served:
+                return await self._backorder_or_reject(request, order, decision, at)
+            promise = _promise(order, decision, at)
+            reservations = _reservations(decision)
+            if await self._writes.allocate(order, reservations, promise, at, decision.as_dict()):
+                return _allocated(order, decision, promise, at)
+        return await self._backorder_or_reject(request, order, decision, at)
+
+    async def _backorder_or_reject(
+        self, request: OrderRequest, order: NewOrder, decision: Decision, at: datetime
+    ) -> Placement:
+        if request.backorder_hours is None:
+            await self._writes.reject(order, decision.reason)
+            return _rejected(order, decision.reason, decision)
+        real_wait = SimClock(order.speedup).real_seconds(request.backorder_hours)
+        until = at + timedelta(seconds=real_wait)
+        await self._writes.record_backorder(order, decision.as_dict(), until)
+        return _backordered(order, decision, until)
+
+    async def _decide(
+        self,
+        order: NewOrder,
+        destination: Destination,
+        own_reserved: dict[str, list[OrderLine]] | None = None,
+    ) -> Decision:
+        """Read stock and backlog, then let the domain's sourcing policy choose."""
+        skus = {line.sku for line in order.lines}
+        centres = [fc.id for fc in self._spec.network.centres]
+        async with self._sessions() as session:
+            known = await inventory.known_skus(session, skus)
+            stock = await inventory.stock_levels(session, skus, centres)
+            backlog = await inventory.backlog_by_centre(session, centres)
+        for fc_id, lines in (own_reserved or {}).items():
+            for line in lines:  # the order's own units count as available to itself
+                stock[(fc_id, line.sku)] = stock.get((fc_id, line.sku), 0) + line.quantity
+        missing = unknown_skus(order.lines, known)
+        decision = source(
+            self._spec, order.mode, order.order_type, destination, order.lines, stock, backlog
         )
+        return Decision(decision, missing)
 
 
-def _new_order(command: AllocateInput) -> NewOrder:
-    request: OrderRequest = command.request
+class Decision:
+    """The domain's sourcing decision plus the SKUs the catalogue does not know."""
+
+    def __init__(self, decision: SourcingDecision, unknown: list[str]) -> None:
+        self.decision, self.unknown_skus = decision, unknown
+
+    @property
+    def served(self) -> bool:
+        return self.decision.served and not self.unknown_skus
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
+
+    def as_dict(self) -> dict[str, object]:
+        return self.decision.as_dict()
+
+
+def _new_order(request: OrderRequest, placed_at: datetime) -> NewOrder:
     return NewOrder(
         order_id=request.order_id,
         customer_id=request.customer_id,
@@ -131,54 +215,87 @@ def _new_order(command: AllocateInput) -> NewOrder:
         destination=request.destination,
         lines=tuple(request.lines),
         speedup=request.speedup,
-        placed_at=command.placed_at,
+        placed_at=placed_at,
     )
 
 
-def _promise(order: NewOrder, candidate: Candidate) -> Promise:
-    hours = promised_hours(order.order_type, candidate.distance_km)
-    real = timedelta(seconds=SimClock(order.speedup).real_seconds(hours))
-    return Promise(hours, order.placed_at + real)
+def _reservations(decision: Decision) -> list[ParcelReservation]:
+    return [ParcelReservation(p.centre_id, p.lines) for p in decision.decision.parcels]
 
 
-def _order_hours(order: NewOrder, allocated_at: datetime | None) -> float | None:
-    if allocated_at is None:
-        return None
-    return order_hours(order.placed_at, allocated_at, order.speedup)
+def _promise(order: NewOrder, decision: Decision, at: datetime) -> Promise:
+    hours = decision.decision.promised_hours
+    assert hours is not None, "a served decision carries a promise"
+    return Promise(hours, at + timedelta(seconds=SimClock(order.speedup).real_seconds(hours)))
 
 
-def _distance(centre: FulfilmentCentre, order: NewOrder) -> float:
-    destination = order.destination
-    return great_circle_km(centre.lat, centre.lon, destination.lat, destination.lon)
+def _allocations(decision: Decision) -> list[Allocation]:
+    return [
+        Allocation(p.centre_id, list(p.lines), p.distance_km, p.handling_hours, p.transit_hours)
+        for p in decision.decision.parcels
+    ]
 
 
-def _allocated(
-    order: NewOrder, candidate: Candidate, promise: Promise, allocated_at: datetime
-) -> Placement:
-    allocation = Allocation(candidate.centre.id, list(order.lines), candidate.distance_km)
+def _allocated(order: NewOrder, decision: Decision, promise: Promise, at: datetime) -> Placement:
     return Placement(
         order.order_id,
         OrderStatus.ALLOCATED,
         order.placed_at,
-        [allocation],
-        allocated_at=allocated_at,
-        order_hours=_order_hours(order, allocated_at),
+        _allocations(decision),
+        allocated_at=at,
+        order_hours=order_hours(order.placed_at, at, order.speedup),
         promised_hours=promise.hours,
         promised_delivery_at=promise.delivery_at,
+        sourcing=decision.as_dict(),
     )
 
 
-def _rejected(
-    order: NewOrder,
-    reason: str,
-    short: list[Shortage] | None = None,
-    unknown: list[str] | None = None,
-) -> Placement:
+def _backordered(order: NewOrder, decision: Decision, until: datetime) -> Placement:
+    return Placement(
+        order.order_id,
+        OrderStatus.BACKORDERED,
+        order.placed_at,
+        reason=decision.reason,
+        shortages=list(decision.decision.shortages),
+        sourcing=decision.as_dict(),
+        backorder_until=until,
+    )
+
+
+def _rejected(order: NewOrder, reason: str, decision: Decision | None) -> Placement:
     return Placement(
         order.order_id,
         OrderStatus.REJECTED,
         order.placed_at,
         reason=reason,
-        shortages=list(short or []),
-        unknown_skus=list(unknown or []),
+        shortages=list(decision.decision.shortages) if decision else [],
+        unknown_skus=list(decision.unknown_skus) if decision else [],
+        sourcing=decision.as_dict() if decision else None,
+    )
+
+
+def _placement_from(order: NewOrder, recorded: RecordedAllocation) -> Placement:
+    """What an earlier attempt recorded, for an activity that runs again after committing."""
+    parcels = (recorded.sourcing or {}).get("parcels", [])
+    allocations = [
+        Allocation(
+            p["fulfilment_centre"],
+            [OrderLine(line["sku"], line["quantity"]) for line in p["lines"]],
+            p["distance_km"],
+            p["handling_hours"],
+            p["transit_hours"],
+        )
+        for p in parcels
+    ]
+    promise = recorded.promise
+    return Placement(
+        order.order_id,
+        recorded.status,
+        order.placed_at,
+        allocations,
+        allocated_at=recorded.allocated_at,
+        promised_hours=promise.hours if promise else None,
+        promised_delivery_at=promise.delivery_at if promise else None,
+        reason=recorded.failure_reason,
+        sourcing=recorded.sourcing,
     )

@@ -11,8 +11,8 @@ from temporalio.service import RPCError
 
 from activities.messages import OrderRequest, Placement
 from api.problems import Problem, invalid_field
-from api.schemas import OrderCreate
-from domain.orders import Destination, OrderLine, OrderStatus, destination_error
+from api.schemas import DestinationIn, OrderCreate
+from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destination_error
 from doms.settings import Settings
 from workflows.starter import order_workflow_id, place_order
 
@@ -23,21 +23,27 @@ def new_order_id() -> str:
 
 
 def order_request(body: OrderCreate, settings: Settings) -> OrderRequest:
-    if error := destination_error(body.order_type, body.destination.country):
-        field = "destination.country" if "country" in error else "order_type"
-        raise invalid_field(field, error)
-    destination = body.destination
     return OrderRequest(
         order_id=new_order_id(),
         customer_id=body.customer_id,
         order_type=body.order_type,
-        destination=Destination(
-            destination.country, destination.postal_code, destination.lat, destination.lon
-        ),
+        destination=destination_for(body.order_type, body.destination, field="destination"),
         lines=[OrderLine(line.sku, line.quantity) for line in body.lines],
         mode=settings.mode,
         speedup=settings.speedup,
+        backorder_hours=body.backorder.max_wait_hours if body.backorder else None,
+        carrier=settings.carrier,
     )
+
+
+def destination_for(order_type: OrderType, body: DestinationIn, field: str = "") -> Destination:
+    """The destination, if this order type may ship there (422 naming the field if not)."""
+    if error := destination_error(order_type, body.country):
+        # A new destination for a placed order: its type is settled, the country is at fault.
+        blame_country = "country" in error or not field
+        prefix = f"{field}." if field else ""
+        raise invalid_field(f"{prefix}country" if blame_country else "order_type", error)
+    return Destination(body.country, body.postal_code, body.lat, body.lon)
 
 
 async def placement_of(client: Client, request: OrderRequest, settings: Settings) -> Placement:
@@ -72,5 +78,5 @@ def _raise_if_not_placed(placement: Placement) -> None:
             ],
             unknown_skus=placement.unknown_skus,
         )
-    if placement.status is OrderStatus.FAILED:
+    if placement.status not in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
         raise Problem(503, "Order service unavailable", placement.reason or "allocation failed")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,11 +34,21 @@ class DestinationIn(Strict):
         return value.upper()
 
 
+class BackorderIn(Strict):
+    max_wait_hours: Annotated[
+        float,
+        Field(gt=0, le=720, allow_inf_nan=False, description="Simulated hours to wait for stock"),
+    ]
+
+
 class OrderCreate(Strict):
     customer_id: Identifier
     order_type: OrderType
     destination: DestinationIn
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
+    backorder: BackorderIn | None = Field(
+        None, description="Wait for stock instead of being rejected when none is available."
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -67,6 +77,7 @@ class LinePublic(BaseModel):
 
 class AllocationPublic(BaseModel):
     fulfilment_centre: str
+    shipment_id: str = Field(description="The parcel's id for carrier events.")
     lines: list[LinePublic]
 
 
@@ -101,6 +112,9 @@ class OrderPublic(BaseModel):
     )
     failure_reason: str | None
     timings: TimingsPublic
+    sourcing: dict[str, Any] | None = Field(
+        None, description="The sourcing decision: candidates considered and why this plan."
+    )
 
 
 class OrderPage(BaseModel):
@@ -122,6 +136,63 @@ class SurveyPublic(BaseModel):
     overall: int
     comment: str | None
     answered_at: datetime
+
+
+class CancelIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = "cancelled by the customer"
+
+
+class CancelPublic(BaseModel):
+    order_id: str
+    status: OrderStatus
+    reason: str | None
+
+
+class CarrierEventIn(Strict):
+    kind: Literal["dispatched", "delivered", "exception"]
+    at: datetime | None = Field(None, description="When it happened; default: now.")
+    detail: Annotated[str | None, Field(max_length=500)] = None
+
+
+class CentrePublic(BaseModel):
+    id: str
+    name: str
+    region: str
+    country: str
+    lat: float
+    lon: float
+    central: bool
+    capacity_per_hour: float
+
+
+class StockPublic(BaseModel):
+    fulfilment_centre: str
+    sku: str
+    on_hand: int
+    available: int
+    reserved: int
+    shipped: int
+
+
+class StockPage(BaseModel):
+    items: list[StockPublic]
+    next_cursor: str | None
+
+
+class ReceiptIn(Strict):
+    receipt_id: Identifier | None = Field(
+        None, description="Your id for this receipt; a repeat with the same id adds nothing."
+    )
+    fulfilment_centre: Identifier
+    sku: Annotated[str, Field(min_length=1, max_length=32)]
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class ReceiptPublic(BaseModel):
+    receipt_id: str
+    recorded: bool = Field(description="False when this receipt id was already recorded.")
+    backorders_woken: int
+    backorders_allocated: list[str]
 
 
 class Health(BaseModel):

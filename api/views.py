@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.messages import OrderRequest, Placement
+from activities.messages import Allocation, OrderRequest, Placement
 from api.schemas import (
     AllocationPublic,
     DestinationPublic,
@@ -23,12 +23,15 @@ def order_from_view(view: OrderView) -> OrderPublic:
         mode=Mode(view.mode),
         status=OrderStatus(view.status),
         destination=_destination(view.destination),
-        allocations=[_allocation(fc, lines) for fc, lines in view.allocations.items()],
+        allocations=[
+            _allocation(view.order_id, fc, lines) for fc, lines in view.allocations.items()
+        ],
         placed_at=view.placed_at,
         promised_hours=view.promised_hours,
         promised_delivery_at=view.promised_delivery_at,
         failure_reason=view.failure_reason,
         timings=_timings(view.timings),
+        sourcing=view.sourcing,
     )
 
 
@@ -40,12 +43,16 @@ def order_from_placement(request: OrderRequest, placement: Placement) -> OrderPu
         mode=request.mode,
         status=placement.status,
         destination=_destination(request.destination),
-        allocations=[_allocation(a.fulfilment_centre, a.lines) for a in placement.allocations],
+        allocations=[
+            _allocation(request.order_id, a.fulfilment_centre, a.lines)
+            for a in placement.allocations
+        ],
         placed_at=placement.placed_at,
         promised_hours=placement.promised_hours,
         promised_delivery_at=placement.promised_delivery_at,
         failure_reason=placement.reason,
         timings=_timings(Timings(placement.order_hours, None, None)),
+        sourcing=placement.sourcing,
     )
 
 
@@ -58,9 +65,10 @@ def _destination(destination: Destination) -> DestinationPublic:
     )
 
 
-def _allocation(fc_id: str, lines: list[OrderLine]) -> AllocationPublic:
+def _allocation(order_id: str, fc_id: str, lines: list[OrderLine]) -> AllocationPublic:
     return AllocationPublic(
         fulfilment_centre=fc_id,
+        shipment_id=Allocation(fc_id, lines, 0.0).shipment_id(order_id),
         lines=[LinePublic(sku=line.sku, quantity=line.quantity) for line in lines],
     )
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
 from collections.abc import Callable, Sequence
 
-from doms import bench
+from doms import bench, sourcing_report
+from doms.network_file import NetworkFileError
 from doms.settings import Settings
 from observability.logging import configure_logging
 
@@ -17,12 +20,24 @@ def _up(settings: Settings, _: argparse.Namespace) -> int:
     return run_up(settings)
 
 
-def _worker(settings: Settings, _: argparse.Namespace) -> int:
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from doms.worker import run_worker
 
     configure_logging("worker")
-    asyncio.run(run_worker(settings))
+    if args.fc:  # a regional worker: its FCs, and the order workflow only if asked
+        asyncio.run(run_worker(settings, fc_ids=args.fc, orders=args.orders))
+    else:
+        asyncio.run(run_worker(settings, fc_ids=settings.worker_fcs))
     return 0
+
+
+def _worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fc", action="append", metavar="ID", help="serve this FC's task queue (repeatable)"
+    )
+    parser.add_argument(
+        "--orders", action="store_true", help="with --fc: also run the order workflow"
+    )
 
 
 def _api(settings: Settings, _: argparse.Namespace) -> int:
@@ -50,9 +65,11 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _seed(settings: Settings, _: argparse.Namespace) -> int:
-    from store.seed import seed_default_network
+    from doms.network_file import load_network_spec
+    from store.seed import seed_network_spec
 
-    created = asyncio.run(seed_default_network(settings.app_database_url))
+    spec = load_network_spec(settings.network_file)
+    created = asyncio.run(seed_network_spec(settings.app_database_url, spec))
     print(
         f"seed: added {created.centres} fulfilment centres, {created.products} products, "
         f"{created.stock_rows} stock rows"
@@ -62,20 +79,34 @@ def _seed(settings: Settings, _: argparse.Namespace) -> int:
 
 COMMANDS = {
     "up": (_up, "run the whole system locally: Temporal dev server, database, worker, API"),
-    "worker": (_worker, "run the Temporal worker (order workflow and every FC task queue)"),
+    "worker": (_worker, "run the Temporal worker: the order workflow and FC task queues"),
     "api": (_api, "run the HTTP API"),
     "migrate": (_migrate, "upgrade the app database to the newest schema"),
     "seed": (_seed, "add the default fulfilment network and stock (idempotent)"),
     "bench": (bench.run_bench, "measure a running system, e.g. `doms bench intake`"),
+    "sourcing-report": (
+        sourcing_report.run_report,
+        "compare centralized, distributed and hybrid sourcing on generated orders",
+    ),
 }
 # Commands that take arguments of their own.
-ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {"bench": bench.add_arguments}
+ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "worker": _worker_arguments,
+    "bench": bench.add_arguments,
+    "sourcing-report": sourcing_report.add_arguments,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doms",
         description="Distributed Order Management System. Settings come from DOMS_* variables.",
+    )
+    parser.add_argument(
+        "--network",
+        metavar="FILE",
+        help="network description (TOML) for this command and its children; "
+        "default: DOMS_NETWORK_FILE or the packaged default network",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
@@ -87,5 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.network:  # through the environment, so `doms up`'s children use it too
+        os.environ["DOMS_NETWORK_FILE"] = args.network
     handler, _ = COMMANDS[args.command]
-    return handler(Settings(), args)
+    try:
+        return handler(Settings(), args)
+    except NetworkFileError as error:
+        print(f"doms {args.command}: {error}", file=sys.stderr)
+        return 2

@@ -12,8 +12,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.faults import FaultInjector
 from activities.orders import OrderActivities
-from domain.network import DEFAULT_NETWORK, Network
+from domain.network import Network
+from doms.network_file import load_network_spec
 from doms.settings import Settings
 from store.db import create_engine, session_factory
 from workflows.order import OrderWorkflow
@@ -31,20 +33,13 @@ def order_workers(
     activities: OrderActivities,
     network: Network,
     fc_ids: Iterable[str] | None = None,
+    orders: bool = True,
 ) -> list[Worker]:
-    """The order workflow's worker plus a worker per FC task queue (all FCs by default)."""
-    runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    )
-    workers = [
-        Worker(
-            client,
-            task_queue=task_queue,
-            workflows=[OrderWorkflow],
-            activities=[activities.allocate, activities.record_delivery],
-            workflow_runner=runner,
-        )
-    ]
+    """The order workflow's worker (if `orders`) and a worker per FC task queue.
+
+    `fc_ids` None means every FC of the network; a regional worker names its own.
+    """
+    workers = [_orders_worker(client, task_queue, activities)] if orders else []
     for fc_id in fc_ids if fc_ids is not None else network.ids():
         workers.append(
             Worker(
@@ -56,15 +51,42 @@ def order_workers(
     return workers
 
 
-async def run_worker(settings: Settings) -> None:
+def _orders_worker(client: Client, task_queue: str, activities: OrderActivities) -> Worker:
+    runner = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OrderWorkflow],
+        activities=[
+            activities.allocate,
+            activities.retry_backorder,
+            activities.reallocate,
+            activities.release,
+            activities.record_delivery,
+        ],
+        workflow_runner=runner,
+    )
+
+
+async def run_worker(
+    settings: Settings, fc_ids: list[str] | None = None, orders: bool = True
+) -> None:
+    """Serve the order workflow and FC queues until SIGINT/SIGTERM (see `doms worker`)."""
+    spec = load_network_spec(settings.network_file)
+    unknown = sorted(set(fc_ids or ()) - set(spec.network.ids()))
+    if unknown:
+        raise SystemExit(f"doms worker: no fulfilment centre {', '.join(unknown)} in the network")
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     engine = create_engine(settings.app_database_url)
-    activities = OrderActivities(session_factory(engine), DEFAULT_NETWORK)
+    faults = FaultInjector(settings.fault_rate)
+    activities = OrderActivities(session_factory(engine), spec, faults)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    workers = order_workers(client, settings.task_queue, activities, DEFAULT_NETWORK)
+    workers = order_workers(client, settings.task_queue, activities, spec.network, fc_ids, orders)
     try:
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:

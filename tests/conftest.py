@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_to_head
-from store.seed import seed_default_network
+from store.seed import seed_network_spec
 from workflows import search_attributes
 
 BIN_DIR = Path(sys.executable).parent
@@ -34,7 +34,7 @@ async def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite app database at the newest schema, seeded with the default network."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'doms.db'}"
     await asyncio.to_thread(upgrade_to_head, url)
-    await seed_default_network(url)
+    await seed_network_spec(url)
     return url
 
 
@@ -45,8 +45,10 @@ async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSes
     await engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server per test: a workflow another test left waiting (its worker gone) would
+    keep a shared server from ever being idle, and an idle server is what skips time."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=installed_binary("temporal-test-server")
     )

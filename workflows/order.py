@@ -1,35 +1,47 @@
-"""One workflow per order (id `order-<order_id>`): allocate, ship from each FC, deliver.
+"""One workflow per order (id `order-<order_id>`): allocate, ship each parcel, deliver.
 
 The API starts it with update-with-start and the `placement` update answers with the
-sourcing decision, while shipping and delivery continue in the background. Simulated
-hours become real seconds through the order's speedup, so a lifecycle of days runs in
-seconds locally and in zero real time on the time-skipping test server.
+sourcing decision, while the rest goes on in the background. Simulated hours become real
+seconds through the order's speedup, so a lifecycle of days runs in seconds locally and
+in no real time at all on the time-skipping test server.
+
+Customer actions (cancel, change of destination) are updates allowed until a parcel is
+dispatched. A gate makes that race-free: an action closes the gate before it touches
+stock, and a parcel only dispatches through an open gate and marks the order dispatched;
+an action that finds the order dispatched is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
         AllocateInput,
         Allocation,
+        CancelRequest,
+        CarrierEvent,
+        CarrierEventKind,
         DeliveryInput,
+        OrderOutcome,
         OrderRequest,
         Placement,
+        ReallocateInput,
+        ReleaseInput,
         ShipInput,
     )
     from activities.orders import OrderActivities
     from domain.clock import SimClock
     from domain.network import task_queue_of
-    from domain.orders import OrderStatus
-    from domain.service_levels import handling_hours, transit_hours
+    from domain.orders import FINAL_STATUSES, CarrierMode, Destination, OrderStatus
     from domain.timings import reported
     from workflows.search_attributes import FULFILMENT_CENTRE, ORDER_STATUS
 
@@ -41,49 +53,58 @@ DB_STEP_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=8,
 )
-# The FC's pick/pack/ship keeps being retried: the parcel must leave exactly once.
+# Compensation must happen: it keeps retrying.
+COMPENSATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30)
+)
+# The FC's pick/pack/ship: a bounded number of attempts, then the order is compensated.
+# Time spent waiting for a stopped FC worker does not count: attempts start when it returns.
 FC_STEP_TIMEOUT = timedelta(seconds=30)
 FC_STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
+    maximum_interval=timedelta(seconds=20),
+    maximum_attempts=6,
 )
 
 
-@dataclass(frozen=True)
-class OrderOutcome:
-    order_id: str
-    status: OrderStatus
-    reason: str | None = None
+Command = TypeVar("Command")
+Result = TypeVar("Result")
+
+
+class Replanned(Exception):
+    """The destination changed: the parcels in flight give way to the new plan."""
 
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
     def __init__(self) -> None:
+        self._request: OrderRequest | None = None
         self._placement: Placement | None = None
+        self._status = OrderStatus.RECEIVED
+        self._gate_closed = False  # a customer action is changing the order
+        self._dispatched = False  # a parcel has begun to leave: actions are refused
+        self._replanned = False
+        self._ended: OrderOutcome | None = None  # set by cancel or backorder expiry
+        self._events: dict[tuple[str, CarrierEventKind], CarrierEvent] = {}
+        self._parcels: list[asyncio.Task[float]] = []
 
     @workflow.run
     async def run(self, request: OrderRequest) -> OrderOutcome:
+        self._request = request
         placement = await self._allocate(request)
-        self._placement = placement
-        if placement.status is not OrderStatus.ALLOCATED:
-            self._set_status(placement.status)
-            return OrderOutcome(request.order_id, placement.status, placement.reason)
-        workflow.upsert_search_attributes(
-            [
-                ORDER_STATUS.value_set(OrderStatus.ALLOCATED.value),
-                FULFILMENT_CENTRE.value_set(placement.allocations[0].fulfilment_centre),
-            ]
-        )
-        transits = await asyncio.gather(*(self._ship(request, a) for a in placement.allocations))
-        await workflow.execute_local_activity_method(
-            OrderActivities.record_delivery,
-            DeliveryInput(request.order_id, workflow.now(), reported(max(transits))),
-            start_to_close_timeout=DB_STEP_TIMEOUT,
-            retry_policy=DB_STEP_RETRY,
-        )
-        self._set_status(OrderStatus.DELIVERED)
-        return OrderOutcome(request.order_id, OrderStatus.DELIVERED)
+        self._set_placement(placement)
+        if placement.status is OrderStatus.BACKORDERED:
+            await self._wait_for_stock(request, placement)
+        outcome = self._ended or await self._fulfil_until_done(request)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return outcome
+
+    @workflow.query
+    def status(self) -> OrderStatus:
+        return self._status
+
+    # -- updates: what the API asks of a running order -------------------------------
 
     @workflow.update
     async def placement(self) -> Placement:
@@ -92,45 +113,267 @@ class OrderWorkflow:
         assert self._placement is not None
         return self._placement
 
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> OrderOutcome:
+        """Cancel before dispatch: the stock goes back and the order ends `cancelled`."""
+        async with self._customer_action():
+            outcome = await self._end(OrderStatus.CANCELLED, request.reason)
+            self._stop_fulfilment()
+        return outcome
+
+    @cancel.validator
+    def _may_cancel(self, request: CancelRequest) -> None:
+        self._refuse_unless_changeable()
+
+    @workflow.update
+    async def change_destination(self, destination: Destination) -> Placement:
+        """Re-source the order for a new destination before dispatch; stock moves with it."""
+        request = self._current_request()
+        async with self._customer_action():
+            placement = await self._db_step(
+                OrderActivities.reallocate,
+                ReallocateInput(request, destination, workflow.now()),
+            )
+            if placement.status is not OrderStatus.ALLOCATED:
+                raise ApplicationError(placement.reason or "cannot serve", type="CannotServe")
+            self._request = dataclasses.replace(request, destination=destination)
+            self._set_placement(placement)
+            self._replanned = True
+            self._stop_fulfilment()
+        return placement
+
+    @change_destination.validator
+    def _may_change_destination(self, destination: Destination) -> None:
+        self._refuse_unless_changeable()
+
+    @workflow.update
+    async def retry_allocation(self) -> Placement:
+        """Stock arrived: a backordered order tries again (the API asks in arrival order)."""
+        request, placement = self._current_request(), self._placement
+        if placement is None or placement.status is not OrderStatus.BACKORDERED or self._ended:
+            return self._placement or _not_placed(request)
+        retried = await self._db_step(
+            OrderActivities.retry_backorder,
+            AllocateInput(request, placement.placed_at, workflow.now()),
+        )
+        if retried.status is OrderStatus.ALLOCATED and not self._ended:
+            self._set_placement(retried)
+        return retried
+
+    @workflow.update
+    async def carrier_event(self, event: CarrierEvent) -> None:
+        """A real carrier's news about one of this order's shipments."""
+        self._events[(event.shipment_id, event.kind)] = event
+
+    @carrier_event.validator
+    def _check_carrier_event(self, event: CarrierEvent) -> None:
+        request = self._current_request()
+        if request.carrier is not CarrierMode.EVENTS:
+            raise ValueError("this order's carrier is simulated; it takes no carrier events")
+        allocations = self._placement.allocations if self._placement else []
+        if event.shipment_id not in [a.shipment_id(request.order_id) for a in allocations]:
+            raise ValueError(f"order {request.order_id} has no shipment {event.shipment_id}")
+        if event.kind is CarrierEventKind.DELIVERED and (
+            (event.shipment_id, CarrierEventKind.DISPATCHED) not in self._events
+        ):
+            raise ValueError(f"shipment {event.shipment_id} has not been dispatched")
+
+    # -- the lifecycle ------------------------------------------------------------------
+
     async def _allocate(self, request: OrderRequest) -> Placement:
         command = AllocateInput(request, workflow.info().start_time, workflow.now())
         try:
-            return await workflow.execute_local_activity_method(
-                OrderActivities.allocate,
-                command,
-                start_to_close_timeout=DB_STEP_TIMEOUT,
-                retry_policy=DB_STEP_RETRY,
-            )
+            return await self._db_step(OrderActivities.allocate, command)
         except ActivityError as error:
             reason = f"allocation failed after retries: {error.cause or error}"
             return Placement(request.order_id, OrderStatus.FAILED, command.placed_at, reason=reason)
 
-    async def _ship(self, request: OrderRequest, allocation: Allocation) -> float:
-        """Handling at the FC, hand-off to the carrier, transit to the customer.
+    async def _wait_for_stock(self, request: OrderRequest, placement: Placement) -> None:
+        hours = request.backorder_hours or 0.0
+        waiting = SimClock(request.speedup).real_seconds(hours)
+        try:
+            await workflow.wait_condition(
+                lambda: self._backorder_settled(), timeout=timedelta(seconds=waiting)
+            )
+        except TimeoutError:
+            if not self._backorder_settled():
+                reason = f"no stock arrived within the {hours:g} h the order agreed to wait"
+                async with self._customer_action():
+                    await self._end(OrderStatus.CANCELLED, reason)
 
-        Returns the parcel's transit hours.
-        """
-        clock = SimClock(request.speedup)
-        handling = handling_hours(request.order_type)
-        await workflow.sleep(clock.real_seconds(handling))
-        command = ShipInput(
-            request.order_id,
-            allocation.fulfilment_centre,
-            handling,
-            workflow.now(),
-            request.speedup,
+    def _backorder_settled(self) -> bool:
+        placement = self._placement
+        return self._ended is not None or (
+            placement is not None and placement.status is not OrderStatus.BACKORDERED
         )
+
+    async def _fulfil_until_done(self, request: OrderRequest) -> OrderOutcome:
+        placement = self._placement
+        assert placement is not None
+        if placement.status is not OrderStatus.ALLOCATED:
+            self._set_status(placement.status)
+            return OrderOutcome(request.order_id, placement.status, placement.reason)
+        while True:
+            try:
+                delivery_hours = await self._ship_every_parcel()
+                break
+            except Replanned:
+                self._replanned = False
+            except asyncio.CancelledError:
+                if self._ended is None:
+                    raise  # the workflow itself was cancelled
+                return self._ended
+            except ActivityError as error:
+                return await self._compensate(f"shipping failed: {error.cause or error}")
+            except ApplicationError as error:  # a carrier exception
+                return await self._compensate(str(error))
+        return await self._deliver(delivery_hours)
+
+    async def _ship_every_parcel(self) -> float:
+        placement, request = self._placement, self._current_request()
+        assert placement is not None
+        ship = self._ship_by_events if request.carrier is CarrierMode.EVENTS else self._ship
+        parcels = [asyncio.create_task(ship(request, a)) for a in placement.allocations]
+        self._parcels = parcels
+        try:
+            hours = await asyncio.gather(*parcels)
+        except BaseException:
+            for parcel in parcels:
+                parcel.cancel()
+            if self._replanned:
+                raise Replanned() from None
+            raise
+        return max(hours)
+
+    def _stop_fulfilment(self) -> None:
+        for parcel in self._parcels:
+            parcel.cancel()
+
+    async def _ship(self, request: OrderRequest, allocation: Allocation) -> float:
+        """Simulated FC and carrier: handling timer, pick/pack/ship, transit timer."""
+        clock = SimClock(request.speedup)
+        await workflow.sleep(clock.real_seconds(allocation.handling_hours))
+        await self._dispatch(request, allocation, allocation.handling_hours)
+        await workflow.sleep(clock.real_seconds(allocation.transit_hours))
+        return allocation.transit_hours
+
+    async def _ship_by_events(self, request: OrderRequest, allocation: Allocation) -> float:
+        """A real carrier: wait for its dispatched and delivered events for this parcel."""
+        clock, shipment = SimClock(request.speedup), allocation.shipment_id(request.order_id)
+        dispatched = await self._carrier_news(shipment, CarrierEventKind.DISPATCHED)
+        allocated_at = self._placement.allocated_at if self._placement else None
+        waited = (dispatched.at - (allocated_at or dispatched.at)).total_seconds()
+        await self._dispatch(request, allocation, clock.sim_hours(max(0.0, waited)))
+        delivered = await self._carrier_news(shipment, CarrierEventKind.DELIVERED)
+        return clock.sim_hours(max(0.0, (delivered.at - dispatched.at).total_seconds()))
+
+    async def _carrier_news(self, shipment: str, kind: CarrierEventKind) -> CarrierEvent:
+        problem = (shipment, CarrierEventKind.EXCEPTION)
+        await workflow.wait_condition(
+            lambda: (shipment, kind) in self._events or problem in self._events
+        )
+        if problem in self._events:
+            detail = self._events[problem].detail or "no detail"
+            raise ApplicationError(f"carrier exception on {shipment}: {detail}", type="Carrier")
+        return self._events[(shipment, kind)]
+
+    async def _dispatch(
+        self, request: OrderRequest, allocation: Allocation, handling: float
+    ) -> None:
+        await workflow.wait_condition(lambda: not self._gate_closed)
+        self._dispatched = True
         await workflow.execute_activity_method(
             OrderActivities.ship,
-            command,
+            ShipInput(
+                request.order_id,
+                allocation.fulfilment_centre,
+                handling,
+                workflow.now(),
+                request.speedup,
+            ),
             task_queue=task_queue_of(allocation.fulfilment_centre),
             start_to_close_timeout=FC_STEP_TIMEOUT,
             retry_policy=FC_STEP_RETRY,
         )
         self._set_status(OrderStatus.SHIPPED)
-        transit = transit_hours(request.order_type, allocation.distance_km)
-        await workflow.sleep(clock.real_seconds(transit))
-        return transit
+
+    async def _deliver(self, delivery_hours: float) -> OrderOutcome:
+        request = self._current_request()
+        await self._db_step(
+            OrderActivities.record_delivery,
+            DeliveryInput(request.order_id, workflow.now(), reported(delivery_hours)),
+        )
+        self._set_status(OrderStatus.DELIVERED)
+        return OrderOutcome(request.order_id, OrderStatus.DELIVERED)
+
+    async def _compensate(self, reason: str) -> OrderOutcome:
+        """A step failed for good: the order fails and its unshipped stock goes back."""
+        return await self._end(OrderStatus.FAILED, reason)
+
+    async def _end(self, status: OrderStatus, reason: str) -> OrderOutcome:
+        """Give back every unit not yet shipped (idempotent) and end the order."""
+        request = self._current_request()
+        await workflow.execute_local_activity_method(
+            OrderActivities.release,
+            ReleaseInput(request.order_id, status, reason, workflow.now()),
+            start_to_close_timeout=DB_STEP_TIMEOUT,
+            retry_policy=COMPENSATION_RETRY,
+        )
+        self._ended = OrderOutcome(request.order_id, status, reason)
+        self._set_status(status)
+        return self._ended
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _refuse_unless_changeable(self) -> None:
+        if self._dispatched:
+            raise ValueError("the order has been dispatched; it can no longer change")
+        if self._placement is None or self._status in FINAL_STATUSES or self._ended:
+            raise ValueError(f"the order is {self._status}; it can no longer change")
+        if self._gate_closed:
+            raise ValueError("another change to this order is in progress; try again")
+
+    def _customer_action(self) -> _Gate:
+        return _Gate(self)
+
+    def _current_request(self) -> OrderRequest:
+        assert self._request is not None
+        return self._request
+
+    def _set_placement(self, placement: Placement) -> None:
+        self._placement = placement
+        self._set_status(placement.status)
+        if placement.allocations:
+            centres = sorted({a.fulfilment_centre for a in placement.allocations})
+            workflow.upsert_search_attributes([FULFILMENT_CENTRE.value_set(",".join(centres))])
 
     def _set_status(self, status: OrderStatus) -> None:
-        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+        if status is not self._status:
+            self._status = status
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+
+    async def _db_step(
+        self, step: Callable[[OrderActivities, Command], Awaitable[Result]], command: Command
+    ) -> Result:
+        return await workflow.execute_local_activity_method(
+            step, command, start_to_close_timeout=DB_STEP_TIMEOUT, retry_policy=DB_STEP_RETRY
+        )
+
+
+class _Gate:
+    """Holds dispatch back while a customer action runs; refuses it once dispatched."""
+
+    def __init__(self, order: OrderWorkflow) -> None:
+        self._order = order
+
+    async def __aenter__(self) -> None:
+        if self._order._dispatched:
+            raise ApplicationError("the order has been dispatched", type="AlreadyDispatched")
+        self._order._gate_closed = True
+
+    async def __aexit__(self, *_: object) -> None:
+        self._order._gate_closed = False
+
+
+def _not_placed(request: OrderRequest) -> Placement:
+    return Placement(request.order_id, OrderStatus.RECEIVED, workflow.now())

@@ -6,13 +6,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from activities.messages import CancelRequest
 from api import intake
+from api.actions import ask_order
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.problems import Problem
-from api.schemas import Identifier, OrderCreate, OrderPage, OrderPublic
+from api.schemas import (
+    CancelIn,
+    CancelPublic,
+    DestinationIn,
+    Identifier,
+    OrderCreate,
+    OrderPage,
+    OrderPublic,
+)
 from api.views import order_from_placement, order_from_view
 from domain.orders import Mode, OrderStatus, OrderType
 from store import queries
+from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -58,3 +69,41 @@ async def list_orders(
     return OrderPage(
         items=[order_from_view(view) for view in page.items], next_cursor=page.next_cursor
     )
+
+
+@router.post("/{order_id}/cancel", responses=PROBLEMS | {404: {"description": "No such order"}})
+async def cancel_order(
+    order_id: Identifier, temporal: TemporalDep, body: CancelIn | None = None
+) -> CancelPublic:
+    """Cancel an order before dispatch; its reserved stock goes back (409 once dispatched)."""
+    request = body or CancelIn()
+    outcome = await ask_order(
+        temporal,
+        order_id,
+        lambda order: order.execute_update(OrderWorkflow.cancel, CancelRequest(request.reason)),
+        refused="Order cannot be cancelled",
+    )
+    return CancelPublic(order_id=order_id, status=outcome.status, reason=outcome.reason)
+
+
+@router.patch(
+    "/{order_id}/destination", responses=PROBLEMS | {404: {"description": "No such order"}}
+)
+async def change_destination(
+    order_id: Identifier, body: DestinationIn, session: SessionDep, temporal: TemporalDep
+) -> OrderPublic:
+    """Ship to another address: the order is sourced again (409 once dispatched)."""
+    current = await queries.get_order(session, order_id)
+    if current is None:
+        raise Problem(404, "Order not found", f"no order {order_id}")
+    destination = intake.destination_for(OrderType(current.order_type), body)
+    await ask_order(
+        temporal,
+        order_id,
+        lambda order: order.execute_update(OrderWorkflow.change_destination, destination),
+        refused="Destination cannot change",
+    )
+    session.expire_all()
+    changed = await queries.get_order(session, order_id)
+    assert changed is not None
+    return order_from_view(changed)

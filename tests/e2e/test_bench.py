@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import RunningSystem, free_port
+from system import RunningSystem, free_port
 
 BENCH_TIMEOUT_SECONDS = 120
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningSystem, eventually
+from system import RunningSystem, eventually
 from temporalio.client import Client
 
 ORDER = {
@@ -44,8 +44,13 @@ async def test_an_order_is_placed_delivered_and_rated(http: httpx.AsyncClient) -
     assert placed.headers["location"] == f"/orders/{order['order_id']}"
     assert order["status"] == "allocated"
     assert order["allocations"] == [
-        {"fulfilment_centre": "ewr", "lines": [{"sku": "SKU-0001", "quantity": 2}]}
+        {
+            "fulfilment_centre": "ewr",
+            "shipment_id": f"{order['order_id']}-ewr",
+            "lines": [{"sku": "SKU-0001", "quantity": 2}],
+        }
     ]
+    assert "Whole order from ewr" in order["sourcing"]["reason"]
     assert order["promised_delivery_at"] is not None and order["promised_hours"] > 0
 
     early = await http.post(f"/orders/{order['order_id']}/survey", json=SURVEY)

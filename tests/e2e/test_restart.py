@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from conftest import RunningSystem, eventually, system_env
+from system import RunningSystem, eventually, system_env
 
 ORDER = {
     "customer_id": "c-restart",

@@ -1,53 +1,26 @@
-"""The order workflow on the time-skipping test server, with the real activities on SQLite."""
+"""The order workflow's happy path and its failures, on the time-skipping test server,
+with the real activities on a SQLite app database."""
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
+from lifecycle import an_order, outcome_of, running_workers, stock
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import Dispatch, OrderRequest, ShipInput
+from activities.faults import FaultInjector
+from activities.messages import Dispatch, ShipInput
 from activities.orders import OrderActivities
-from domain.network import DEFAULT_NETWORK
-from domain.orders import Destination, Mode, OrderLine, OrderStatus, OrderType
-from domain.service_levels import handling_hours, transit_hours
-from doms.worker import order_workers
+from domain.network_spec import NetworkSpec
+from domain.orders import OrderLine, OrderStatus
 from store import queries
-from store.models import ShipmentRow, StockRow
-from workflows.order import OrderOutcome
-from workflows.starter import order_workflow_id, place_order
-
-MANHATTAN = Destination("US", "10001", 40.75, -73.99)
-
-
-def an_order(*lines: OrderLine, order_type: OrderType = OrderType.STANDARD) -> OrderRequest:
-    return OrderRequest(
-        order_id=uuid.uuid4().hex,
-        customer_id="c-42",
-        order_type=order_type,
-        destination=MANHATTAN,
-        lines=list(lines) or [OrderLine("SKU-0001", 2)],
-        mode=Mode.DISTRIBUTED,
-        speedup=1.0,  # real hours: the test server skips them
-    )
-
-
-async def outcome_of(env: WorkflowEnvironment, order: OrderRequest) -> OrderOutcome:
-    """Await the workflow's result while letting the test server skip its timers."""
-    handle = env.client.get_workflow_handle(
-        order_workflow_id(order.order_id), result_type=OrderOutcome
-    )
-    # Only handles from start_workflow skip time by themselves; update-with-start's do not.
-    async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
-        return await handle.result()
+from store.models import ShipmentRow
+from workflows.starter import place_order
 
 
 class FlakyShipping(OrderActivities):
@@ -63,29 +36,15 @@ class FlakyShipping(OrderActivities):
         return await super().ship(command)
 
 
-async def running_workers(
-    client: Client, activities: OrderActivities, stack: AsyncExitStack
-) -> str:
-    task_queue = f"orders-{uuid.uuid4()}"
-    for worker in order_workers(client, task_queue, activities, DEFAULT_NETWORK):
-        await stack.enter_async_context(worker)
-    return task_queue
-
-
-@pytest.fixture
-async def worker_stack() -> AsyncIterator[AsyncExitStack]:
-    async with AsyncExitStack() as stack:
-        yield stack
-
-
-async def test_an_order_lives_days_of_simulated_hours_in_seconds(
+async def test_an_order_lives_its_simulated_hours_in_seconds(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     worker_stack: AsyncExitStack,
 ) -> None:
     client = time_skipping_env.client
     task_queue = await running_workers(
-        client, OrderActivities(sessions, DEFAULT_NETWORK), worker_stack
+        client, OrderActivities(sessions, network_spec), worker_stack
     )
     order = an_order()
     started = time.monotonic()
@@ -99,24 +58,22 @@ async def test_an_order_lives_days_of_simulated_hours_in_seconds(
     async with sessions() as session:
         view = await queries.get_order(session, order.order_id)
     assert view is not None and view.status == OrderStatus.DELIVERED
-    distance = placement.allocations[0].distance_km
-    assert view.timings.shipping_hours == pytest.approx(handling_hours(order.order_type), abs=0.01)
-    assert view.timings.delivery_hours == pytest.approx(
-        transit_hours(order.order_type, distance), abs=0.01
-    )
+    parcel = placement.allocations[0]
+    assert view.timings.shipping_hours == pytest.approx(parcel.handling_hours, abs=0.01)
+    assert view.timings.delivery_hours == pytest.approx(parcel.transit_hours, abs=0.01)
+    assert view.sourcing is not None
     assert time.monotonic() - started < 30
 
 
 async def test_a_transient_shipping_failure_is_retried_and_the_order_ships_once(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     worker_stack: AsyncExitStack,
 ) -> None:
     client = time_skipping_env.client
     FlakyShipping.attempts = 0
-    task_queue = await running_workers(
-        client, FlakyShipping(sessions, DEFAULT_NETWORK), worker_stack
-    )
+    task_queue = await running_workers(client, FlakyShipping(sessions, network_spec), worker_stack)
     order = an_order(OrderLine("SKU-0002", 3))
 
     await place_order(client, order, task_queue=task_queue)
@@ -128,19 +85,43 @@ async def test_a_transient_shipping_failure_is_retried_and_the_order_ships_once(
         shipments = await session.scalar(
             select(func.count()).where(ShipmentRow.order_id == order.order_id)
         )
-        stock = await session.get(StockRow, ("ewr", "SKU-0002"))
     assert shipments == 1
-    assert stock is not None and (stock.shipped, stock.reserved) == (3, 0)
+    assert await stock(sessions, "ewr", "SKU-0002") == (497, 0, 3)
+
+
+async def test_a_step_that_exhausts_its_retries_fails_the_order_and_gives_the_stock_back(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
+    worker_stack: AsyncExitStack,
+) -> None:
+    client = time_skipping_env.client
+    always_down = OrderActivities(sessions, network_spec, FaultInjector(1.0))
+    task_queue = await running_workers(client, always_down, worker_stack)
+    order = an_order(OrderLine("SKU-0003", 4))
+
+    await place_order(client, order, task_queue=task_queue)
+    reserved_while_trying = await stock(sessions, "ewr", "SKU-0003")
+    outcome = await outcome_of(time_skipping_env, order)
+
+    assert reserved_while_trying == (496, 4, 0)
+    assert outcome.status is OrderStatus.FAILED
+    assert outcome.reason is not None and "shipping failed" in outcome.reason
+    assert await stock(sessions, "ewr", "SKU-0003") == (500, 0, 0)
+    async with sessions() as session:
+        view = await queries.get_order(session, order.order_id)
+    assert view is not None and view.status == OrderStatus.FAILED
 
 
 async def test_an_order_beyond_the_stock_of_any_centre_is_rejected_with_its_short_lines(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     worker_stack: AsyncExitStack,
 ) -> None:
     client = time_skipping_env.client
     task_queue = await running_workers(
-        client, OrderActivities(sessions, DEFAULT_NETWORK), worker_stack
+        client, OrderActivities(sessions, network_spec), worker_stack
     )
     order = an_order(OrderLine("SKU-0003", 1), OrderLine("SKU-0004", 10_000))
 
@@ -150,6 +131,4 @@ async def test_an_order_beyond_the_stock_of_any_centre_is_rejected_with_its_shor
     assert placement.status is OrderStatus.REJECTED
     assert [(s.sku, s.requested) for s in placement.shortages] == [("SKU-0004", 10_000)]
     assert outcome.status is OrderStatus.REJECTED
-    async with sessions() as session:
-        untouched = await session.get(StockRow, ("ewr", "SKU-0003"))
-    assert untouched is not None and untouched.reserved == 0
+    assert (await stock(sessions, "ewr", "SKU-0003"))[1] == 0

@@ -1,0 +1,34 @@
+"""After a stock receipt: backordered orders try again, oldest first."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from domain.orders import OrderStatus
+from store import queries
+from workflows.order import OrderWorkflow
+from workflows.starter import order_workflow_id
+
+# One receipt wakes at most this many orders; the rest wait for the next receipt.
+MAX_WOKEN_PER_RECEIPT = 200
+
+
+async def wake_backorders(session: AsyncSession, temporal: Client) -> tuple[int, list[str]]:
+    """Ask each waiting order, in arrival order and one at a time, to allocate now.
+
+    One at a time is what makes arrival order hold: an order asks only after the one
+    before it has taken what it could.
+    """
+    waiting = (await queries.backordered_order_ids(session))[:MAX_WOKEN_PER_RECEIPT]
+    allocated: list[str] = []
+    for order_id in waiting:
+        handle = temporal.get_workflow_handle(order_workflow_id(order_id))
+        try:
+            placement = await handle.execute_update(OrderWorkflow.retry_allocation)
+        except (WorkflowUpdateFailedError, RPCError):
+            continue  # it ended meanwhile (expired or cancelled): nothing to wake
+        if placement.status is OrderStatus.ALLOCATED:
+            allocated.append(order_id)
+    return len(waiting), allocated

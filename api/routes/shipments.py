@@ -1,0 +1,40 @@
+"""Carrier events for shipments, when a real carrier (DOMS_CARRIER=events) moves the parcels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+
+from activities.messages import CarrierEvent, CarrierEventKind
+from api.actions import ask_order
+from api.deps import TemporalDep
+from api.problems import Problem
+from api.schemas import CarrierEventIn, Identifier
+from workflows.order import OrderWorkflow
+
+router = APIRouter(prefix="/shipments", tags=["carriers"])
+
+
+@router.post(
+    "/{shipment_id}/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"description": "No such shipment"}, 409: {"description": "Out of order"}},
+)
+async def post_carrier_event(
+    shipment_id: Identifier, body: CarrierEventIn, temporal: TemporalDep
+) -> dict[str, str]:
+    """Dispatched, delivered or exception: passed to the order's workflow."""
+    order_id, _, centre = shipment_id.partition("-")
+    if not centre:
+        raise Problem(404, "Shipment not found", f"no shipment {shipment_id}")
+    event = CarrierEvent(
+        shipment_id, CarrierEventKind(body.kind), body.at or datetime.now(UTC), body.detail
+    )
+    await ask_order(
+        temporal,
+        order_id,
+        lambda order: order.execute_update(OrderWorkflow.carrier_event, event),
+        refused="Carrier event refused",
+    )
+    return {"shipment_id": shipment_id, "kind": body.kind, "status": "accepted"}

@@ -1,0 +1,114 @@
+"""Cancel and change of destination: updates allowed until dispatch, with stock moving."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import pytest
+from lifecycle import SEATTLE, an_order, handle_of, outcome_of, reaches, running_workers, stock
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.messages import CancelRequest
+from activities.orders import OrderActivities
+from domain.network_spec import NetworkSpec
+from domain.orders import OrderLine, OrderStatus
+from store import queries
+from workflows.order import OrderWorkflow
+from workflows.starter import place_order
+
+
+@pytest.fixture
+async def task_queue(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
+    worker_stack: AsyncExitStack,
+) -> str:
+    activities = OrderActivities(sessions, network_spec)
+    return await running_workers(time_skipping_env.client, activities, worker_stack)
+
+
+async def test_cancelling_before_dispatch_gives_the_stock_back_and_ends_the_order(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+) -> None:
+    client = time_skipping_env.client
+    order = an_order(OrderLine("SKU-0010", 5))
+    await place_order(client, order, task_queue=task_queue)
+    assert await stock(sessions, "ewr", "SKU-0010") == (495, 5, 0)
+
+    result = await handle_of(client, order).execute_update(
+        OrderWorkflow.cancel, CancelRequest("changed my mind")
+    )
+    outcome = await outcome_of(time_skipping_env, order)
+
+    assert result.status is OrderStatus.CANCELLED
+    assert outcome.status is OrderStatus.CANCELLED and outcome.reason == "changed my mind"
+    assert await stock(sessions, "ewr", "SKU-0010") == (500, 0, 0)
+
+
+async def test_after_dispatch_cancel_and_change_of_destination_are_refused(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+) -> None:
+    client = time_skipping_env.client
+    order = an_order(OrderLine("SKU-0011", 1))
+    await place_order(client, order, task_queue=task_queue)
+    await reaches(time_skipping_env, order, OrderStatus.SHIPPED)
+    handle = handle_of(client, order)
+
+    with pytest.raises(WorkflowUpdateFailedError) as cancel_refusal:
+        await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(OrderWorkflow.change_destination, SEATTLE)
+    outcome = await outcome_of(time_skipping_env, order)
+
+    assert "dispatched" in str(cancel_refusal.value.cause)
+    assert outcome.status is OrderStatus.DELIVERED
+    assert await stock(sessions, "ewr", "SKU-0011") == (499, 0, 1)
+
+
+async def test_a_new_destination_is_sourced_again_and_the_stock_moves_with_it(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+) -> None:
+    client = time_skipping_env.client
+    order = an_order(OrderLine("SKU-0012", 2))
+    await place_order(client, order, task_queue=task_queue)
+
+    placement = await handle_of(client, order).execute_update(
+        OrderWorkflow.change_destination, SEATTLE
+    )
+    outcome = await outcome_of(time_skipping_env, order)
+
+    assert [a.fulfilment_centre for a in placement.allocations] == ["sea"]
+    assert await stock(sessions, "ewr", "SKU-0012") == (500, 0, 0)
+    assert await stock(sessions, "sea", "SKU-0012") == (498, 0, 2)
+    assert outcome.status is OrderStatus.DELIVERED
+    async with sessions() as session:
+        view = await queries.get_order(session, order.order_id)
+    assert view is not None and view.destination.postal_code == SEATTLE.postal_code
+
+
+async def test_cancelling_twice_is_refused_the_second_time_and_releases_once(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+) -> None:
+    client = time_skipping_env.client
+    order = an_order(OrderLine("SKU-0013", 3))
+    await place_order(client, order, task_queue=task_queue)
+    handle = handle_of(client, order)
+
+    await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
+    # The cancelled workflow has ended; the server refuses updates to it.
+    with pytest.raises((WorkflowUpdateFailedError, RPCError)):
+        await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
+
+    assert await stock(sessions, "ewr", "SKU-0013") == (500, 0, 0)

@@ -65,7 +65,7 @@ def dev_server_command(binary: Path, settings: Settings) -> list[str]:
     if settings.temporal_namespace != "default":
         command += ["--namespace", settings.temporal_namespace]
     for key in SEARCH_ATTRIBUTES:
-        command += ["--search-attribute", f"{key.name}={_cli_type_name(key)}"]
+        command += ["--search-attribute", f"{key.name}={cli_type_name(key)}"]
     return command
 
 
@@ -128,10 +128,11 @@ def _refuse_conflicting_types(registered: Mapping[str, int]) -> None:
         if found is not None and found != key.indexed_value_type:
             raise SearchAttributeConflict(
                 f"search attribute {key.name} is registered in Temporal with another type "
-                f"than {_cli_type_name(key)}; start with a new Temporal database "
+                f"than {cli_type_name(key)}; start with a new Temporal database "
                 "(delete temporal.db* in the var directory: this loses workflow history)"
             )
 
 
-def _cli_type_name(key: SearchAttributeKey[Any]) -> str:
+def cli_type_name(key: SearchAttributeKey[Any]) -> str:
+    """The type as the temporal CLI spells it: KEYWORD_LIST -> KeywordList."""
     return "".join(part.capitalize() for part in key.indexed_value_type.name.split("_"))

@@ -345,7 +345,7 @@ class OrderWorkflow:
         self._set_status(placement.status)
         if placement.allocations:
             centres = sorted({a.fulfilment_centre for a in placement.allocations})
-            workflow.upsert_search_attributes([FULFILMENT_CENTRE.value_set(",".join(centres))])
+            workflow.upsert_search_attributes([FULFILMENT_CENTRE.value_set(centres)])
 
     def _set_status(self, status: OrderStatus) -> None:
         if status is not self._status:

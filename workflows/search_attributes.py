@@ -15,7 +15,8 @@ from temporalio.common import SearchAttributeKey
 
 ORDER_TYPE = SearchAttributeKey.for_keyword("OrderType")
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
-FULFILMENT_CENTRE = SearchAttributeKey.for_keyword("FulfilmentCentre")
+# A list, so `FulfilmentCentre = "ewr"` also finds the orders split between ewr and others.
+FULFILMENT_CENTRE = SearchAttributeKey.for_keyword_list("FulfilmentCentre")
 MODE = SearchAttributeKey.for_keyword("Mode")
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (ORDER_TYPE, ORDER_STATUS, FULFILMENT_CENTRE, MODE)
 

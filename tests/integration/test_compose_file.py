@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from temporalio.common import SearchAttributeIndexedValueType
 
 from doms.cli import COMMANDS
 from doms.settings import Settings
+from doms.temporal_server import cli_type_name
 from workflows.search_attributes import ALL_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,12 +132,12 @@ def test_the_search_attributes_the_workflows_set_are_registered(
     services: dict[str, Service],
 ) -> None:
     script = " ".join(services["temporal-setup"]["command"])
-    registered = re.search(r"for name in ([^;]+);", script)
+    registered = re.search(r"for attribute in ([^;]+);", script)
 
     assert registered is not None, script
-    assert set(registered.group(1).split()) == {key.name for key in ALL_KEYS}
-    assert "--type Keyword" in script
-    assert {key.indexed_value_type for key in ALL_KEYS} == {SearchAttributeIndexedValueType.KEYWORD}
+    assert dict(pair.split("=") for pair in registered.group(1).split()) == {
+        key.name: cli_type_name(key) for key in ALL_KEYS
+    }
 
 
 def test_no_doms_process_starts_before_the_schema_stock_and_search_attributes_exist(

@@ -6,7 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import pytest
+from lifecycle import running_workers
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
+from activities.orders import OrderActivities
 from domain.network_spec import NetworkSpec
 from doms.network_file import load_network_spec
 
@@ -20,3 +24,15 @@ def network_spec() -> NetworkSpec:
 async def worker_stack() -> AsyncIterator[AsyncExitStack]:
     async with AsyncExitStack() as stack:
         yield stack
+
+
+@pytest.fixture
+async def task_queue(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
+    worker_stack: AsyncExitStack,
+) -> str:
+    """A fresh task queue served by workers with the real activities."""
+    activities = OrderActivities(sessions, network_spec)
+    return await running_workers(time_skipping_env.client, activities, worker_stack)

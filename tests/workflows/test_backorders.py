@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
-import pytest
-from lifecycle import an_order, handle_of, outcome_of, running_workers, stock
+from lifecycle import an_order, handle_of, outcome_of, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from activities.orders import OrderActivities
-from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from store import inventory
 from workflows.order import OrderWorkflow
 from workflows.starter import place_order
 
 MORE_THAN_ANY_CENTRE_HOLDS = OrderLine("SKU-0020", 600)  # 500 per regional FC
-
-
-@pytest.fixture
-async def task_queue(
-    time_skipping_env: WorkflowEnvironment,
-    sessions: async_sessionmaker[AsyncSession],
-    network_spec: NetworkSpec,
-    worker_stack: AsyncExitStack,
-) -> str:
-    activities = OrderActivities(sessions, network_spec)
-    return await running_workers(time_skipping_env.client, activities, worker_stack)
 
 
 async def test_a_backordered_order_is_allocated_when_stock_arrives(

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import pytest
-from lifecycle import an_order, handle_of, outcome_of, running_workers, stock
+from lifecycle import an_order, handle_of, outcome_of, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messages import CarrierEvent, CarrierEventKind
-from activities.orders import OrderActivities
-from domain.network_spec import NetworkSpec
 from domain.orders import CarrierMode, OrderLine, OrderStatus
 from workflows.order import OrderWorkflow
 from workflows.starter import place_order
-
-
-@pytest.fixture
-async def task_queue(
-    time_skipping_env: WorkflowEnvironment,
-    sessions: async_sessionmaker[AsyncSession],
-    network_spec: NetworkSpec,
-    worker_stack: AsyncExitStack,
-) -> str:
-    activities = OrderActivities(sessions, network_spec)
-    return await running_workers(time_skipping_env.client, activities, worker_stack)
 
 
 async def test_the_carrier_s_events_drive_the_order_to_delivered(

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-
 import pytest
-from lifecycle import SEATTLE, an_order, handle_of, outcome_of, reaches, running_workers, stock
+from lifecycle import SEATTLE, an_order, handle_of, outcome_of, reaches, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messages import CancelRequest
-from activities.orders import OrderActivities
-from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from store import queries
 from workflows.order import OrderWorkflow
 from workflows.starter import place_order
-
-
-@pytest.fixture
-async def task_queue(
-    time_skipping_env: WorkflowEnvironment,
-    sessions: async_sessionmaker[AsyncSession],
-    network_spec: NetworkSpec,
-    worker_stack: AsyncExitStack,
-) -> str:
-    activities = OrderActivities(sessions, network_spec)
-    return await running_workers(time_skipping_env.client, activities, worker_stack)
 
 
 async def test_cancelling_before_dispatch_gives_the_stock_back_and_ends_the_order(

@@ -16,8 +16,11 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.catalogue import (
+    DEFAULT_ASSORTMENT,
     DEFAULT_REGIONAL_STOCK,
     MAX_SKU_COUNT,
+    AssortmentRule,
+    assortment_rules,
     default_skus,
     initial_stock,
 )
@@ -63,7 +66,11 @@ def default_network_spec() -> NetworkSpec:
         DEFAULT_NETWORK,
         DEFAULT_SERVICE_LEVELS,
         skus,
-        MappingProxyType(initial_stock(DEFAULT_NETWORK, skus, DEFAULT_REGIONAL_STOCK)),
+        MappingProxyType(
+            initial_stock(
+                DEFAULT_NETWORK, skus, DEFAULT_REGIONAL_STOCK, assortment=DEFAULT_ASSORTMENT
+            )
+        ),
     )
 
 
@@ -75,12 +82,12 @@ def parse_network_spec(data: Mapping[str, Any]) -> NetworkSpec:
     centres = _centres(data.get("centres"), sketches, problems)
     levels = _service_levels(data.get("service_levels"), problems)
     skus = _catalogue(data.get("catalogue"), problems)
-    stock = _stock(data.get("stock"), sketches, problems)
+    pools = None if centres is None else _pool_sizes(sketches)
+    stock = _stock(data.get("stock"), sketches, pools, skus, problems)
     if problems or centres is None or levels is None or skus is None or stock is None:
         raise NetworkSpecError(problems)
     network = Network(centres)
-    per_regional, per_centre = stock
-    units = initial_stock(network, skus, per_regional, per_centre)
+    units = initial_stock(network, skus, stock.per_regional, stock.per_centre, stock.assortment)
     return NetworkSpec(network, levels, skus, MappingProxyType(units))
 
 
@@ -142,6 +149,10 @@ def _whole(value: object, path: str, rule: Rule, problems: _Problems) -> int | N
         problems.add(path, problem)
         return None
     return value
+
+
+def _anything(value: float) -> None:
+    return None
 
 
 def _text(value: object, path: str, problems: _Problems) -> str | None:
@@ -287,10 +298,29 @@ def _catalogue(value: object, problems: _Problems) -> tuple[str, ...] | None:
     return None if count is None else default_skus(count)
 
 
+@dataclass(frozen=True)
+class _Stock:
+    per_regional: int
+    per_centre: dict[str, int]
+    assortment: dict[Market, AssortmentRule]
+
+
+def _pool_sizes(sketches: Sequence[_Sketch]) -> dict[Market, int]:
+    """How many regional centres serve each market: the most copies a tail SKU can have."""
+    return {
+        market: sum(1 for s in sketches if not s.central and market in s.markets)
+        for market in Market
+    }
+
+
 def _stock(
-    value: object, sketches: Sequence[_Sketch], problems: _Problems
-) -> tuple[int, dict[str, int]] | None:
-    required, optional = frozenset({"units_per_sku"}), frozenset({"per_centre"})
+    value: object,
+    sketches: Sequence[_Sketch],
+    pools: Mapping[Market, int] | None,
+    skus: Sequence[str] | None,
+    problems: _Problems,
+) -> _Stock | None:
+    required, optional = frozenset({"units_per_sku"}), frozenset({"per_centre", "assortment"})
     if value is None or not _keys(value, "stock", required, optional, problems):
         return None
     assert isinstance(value, Mapping)
@@ -299,9 +329,66 @@ def _stock(
     if "units_per_sku" in value:
         per_regional = _whole(value["units_per_sku"], "stock.units_per_sku", non_negative, problems)
     per_centre = _per_centre(value.get("per_centre", {}), sketches, problems)
+    sku_count = None if skus is None else len(skus)
+    assortment = _assortment(value.get("assortment", {}), pools, sku_count, problems)
     if per_regional is None or len(problems) > before:
         return None
-    return per_regional, per_centre
+    return _Stock(per_regional, per_centre, assortment)
+
+
+def _assortment(
+    value: object, pools: Mapping[Market, int] | None, sku_count: int | None, problems: _Problems
+) -> dict[Market, AssortmentRule]:
+    path = "stock.assortment"
+    if not _keys(value, path, frozenset(), _MARKETS, problems):
+        return {}
+    assert isinstance(value, Mapping)
+    rules: dict[Market, AssortmentRule] = {}
+    for market in Market:
+        if market.value in value:
+            centres = None if pools is None else pools[market]
+            rule = _assortment_rule(
+                value[market.value], _join(path, market.value), market, centres, sku_count, problems
+            )
+            if rule is not None:
+                rules[market] = rule
+    return rules
+
+
+def _assortment_rule(
+    raw: object,
+    path: str,
+    market: Market,
+    centres: int | None,
+    sku_count: int | None,
+    problems: _Problems,
+) -> AssortmentRule | None:
+    names = frozenset({"everywhere", "long_tail_copies"})
+    if not _keys(raw, path, names, frozenset(), problems):
+        return None
+    assert isinstance(raw, Mapping)
+    if centres == 0:  # no regional centre serves the market: reported under centres
+        centres = None
+    bound = {
+        "everywhere": None if sku_count is None else f"the catalogue has {sku_count} SKUs",
+        "long_tail_copies": None
+        if centres is None
+        else f"{centres} regional centre(s) serve the {market} market",
+    }
+    values: dict[str, int] = {}
+    for name, rule in assortment_rules(sku_count, centres).items():
+        if name not in raw:
+            continue
+        item = _join(path, name)
+        if (number := _whole(raw[name], item, _anything, problems)) is None:
+            continue
+        if problem := rule(number):
+            problems.add(item, f"{problem} ({bound[name]})" if bound[name] else problem)
+        else:
+            values[name] = number
+    if len(values) < len(names):
+        return None
+    return AssortmentRule(**values)
 
 
 def _per_centre(value: object, sketches: Sequence[_Sketch], problems: _Problems) -> dict[str, int]:

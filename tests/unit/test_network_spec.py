@@ -84,6 +84,54 @@ def test_a_regional_centre_may_start_with_its_own_stock_and_the_hub_holds_the_su
     assert spec.initial_stock[("hub", "SKU-0001")] == 14
 
 
+def more_domestic_centres(data: dict[str, Any]) -> None:
+    """east, west, south serve the US; eu abroad; a catalogue of five SKUs."""
+    east = data["centres"][0]
+    data["centres"][1:1] = [dict(east, id="west", lon=-122.3), dict(east, id="south", lat=32.8)]
+    data["catalogue"]["sku_count"] = 5
+
+
+def test_an_assortment_deals_the_long_tail_round_robin_and_the_hub_holds_the_sum() -> None:
+    def edit(data: dict[str, Any]) -> None:
+        more_domestic_centres(data)
+        data["stock"]["assortment"] = {"domestic": {"everywhere": 2, "long_tail_copies": 2}}
+
+    stock = parse_network_spec(changed(edit)).initial_stock
+
+    def held(sku: str) -> list[str]:
+        return [fc for fc in ("east", "west", "south", "eu") if stock[(fc, sku)] == 10]
+
+    assert held("SKU-0001") == held("SKU-0002") == ["east", "west", "south", "eu"]
+    assert held("SKU-0003") == ["east", "west", "eu"]
+    assert held("SKU-0004") == ["east", "south", "eu"]
+    assert held("SKU-0005") == ["west", "south", "eu"]
+    assert stock[("south", "SKU-0003")] == 0
+    assert [stock[("hub", f"SKU-000{n}")] for n in range(1, 6)] == [40, 40, 30, 30, 30]
+
+
+def test_a_rule_for_each_market_applies_to_its_own_centres() -> None:
+    def edit(data: dict[str, Any]) -> None:
+        more_domestic_centres(data)
+        data["centres"].insert(4, dict(data["centres"][3], id="asia", lon=103.9, country="SG"))
+        data["stock"]["assortment"] = {
+            "domestic": {"everywhere": 5, "long_tail_copies": 1},
+            "international": {"everywhere": 1, "long_tail_copies": 1},
+        }
+
+    stock = parse_network_spec(changed(edit)).initial_stock
+
+    def held(sku: str) -> list[str]:
+        return [fc for fc in ("east", "west", "south", "eu", "asia") if stock[(fc, sku)] == 10]
+
+    assert held("SKU-0001") == ["east", "west", "south", "eu", "asia"]
+    assert [held(f"SKU-000{n}") for n in range(2, 6)] == [
+        ["east", "west", "south", "eu"],
+        ["east", "west", "south", "asia"],
+        ["east", "west", "south", "eu"],
+        ["east", "west", "south", "asia"],
+    ]
+
+
 def test_the_error_is_a_value_error_listing_every_problem_on_its_own_line() -> None:
     data = changed(lambda d: (d["catalogue"].update(sku_count=0), d["stock"].pop("units_per_sku")))
     with pytest.raises(ValueError) as caught:
@@ -227,6 +275,89 @@ def test_catalogue_mistakes_are_reported(catalogue: object, problem: str) -> Non
 )
 def test_stock_mistakes_are_reported(stock: object, problem: str) -> None:
     assert problems_of(changed(lambda d: d.update(stock=stock))) == [problem]
+
+
+def test_an_unknown_stock_key_is_refused() -> None:
+    data = changed(lambda d: d["stock"].update(ranges={}))
+    assert problems_of(data) == [
+        "stock.ranges: unknown key (expected one of: assortment, per_centre, units_per_sku)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("assortment", "problem"),
+    [
+        (5, "stock.assortment: must be a table, got 5"),
+        (
+            {"mars": {"everywhere": 1, "long_tail_copies": 1}},
+            "stock.assortment.mars: unknown key (expected one of: domestic, international)",
+        ),
+        ({"domestic": 40}, "stock.assortment.domestic: must be a table, got 40"),
+        (
+            {"domestic": {"everywhere": 1}},
+            "stock.assortment.domestic.long_tail_copies: is required",
+        ),
+        (
+            {"domestic": {"everywhere": 1, "long_tail_copies": 1, "copies": 2}},
+            "stock.assortment.domestic.copies: unknown key (expected one of: everywhere, "
+            "long_tail_copies)",
+        ),
+        (
+            {"domestic": {"everywhere": 4, "long_tail_copies": 1}},
+            "stock.assortment.domestic.everywhere: must be between 0 and 3 "
+            "(the catalogue has 3 SKUs)",
+        ),
+        (
+            {"domestic": {"everywhere": -1, "long_tail_copies": 1}},
+            "stock.assortment.domestic.everywhere: must be between 0 and 3 "
+            "(the catalogue has 3 SKUs)",
+        ),
+        (
+            {"domestic": {"everywhere": 1.5, "long_tail_copies": 1}},
+            "stock.assortment.domestic.everywhere: must be a whole number, got 1.5",
+        ),
+        (
+            {"domestic": {"everywhere": 1, "long_tail_copies": 2}},
+            "stock.assortment.domestic.long_tail_copies: must be between 1 and 1 "
+            "(1 regional centre(s) serve the domestic market)",
+        ),
+        (
+            {"international": {"everywhere": 0, "long_tail_copies": 0}},
+            "stock.assortment.international.long_tail_copies: must be between 1 and 1 "
+            "(1 regional centre(s) serve the international market)",
+        ),
+    ],
+)
+def test_assortment_mistakes_are_reported(assortment: object, problem: str) -> None:
+    data = changed(lambda d: d["stock"].update(assortment=assortment))
+    assert problems_of(data) == [problem]
+
+
+def test_copies_are_bounded_by_the_centres_of_their_market() -> None:
+    def edit(data: dict[str, Any]) -> None:
+        more_domestic_centres(data)
+        data["stock"]["assortment"] = {"domestic": {"everywhere": 0, "long_tail_copies": 4}}
+
+    assert problems_of(changed(edit)) == [
+        "stock.assortment.domestic.long_tail_copies: must be between 1 and 3 "
+        "(3 regional centre(s) serve the domestic market)"
+    ]
+    three = changed(
+        lambda d: (edit(d), d["stock"]["assortment"]["domestic"].update(long_tail_copies=3))
+    )
+    assert parse_network_spec(three).initial_stock[("hub", "SKU-0005")] == 40  # and eu
+
+
+def test_an_assortment_is_only_checked_against_sections_that_are_valid() -> None:
+    def break_it(data: dict[str, Any]) -> None:
+        data["catalogue"]["sku_count"] = "lots"
+        data["centres"][0]["lat"] = 100
+        data["stock"]["assortment"] = {"domestic": {"everywhere": 50, "long_tail_copies": 5}}
+
+    assert problems_of(changed(break_it)) == [
+        "centres[0].lat: must be between -90 and 90",
+        "catalogue.sku_count: must be a whole number, got 'lots'",
+    ]
 
 
 def test_mistakes_in_every_section_come_back_together() -> None:

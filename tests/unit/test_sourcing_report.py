@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from domain.catalogue import initial_stock
 from domain.network_spec import default_network_spec
 from domain.orders import Mode, OrderType
 from doms.settings import Settings
@@ -28,10 +29,25 @@ def test_regional_centres_ship_much_shorter_distances_than_the_hub() -> None:
     assert per_parcel[Mode.HYBRID] < per_parcel[Mode.CENTRALIZED] / 2
 
 
-def test_without_depletion_the_default_stock_serves_every_order_whole() -> None:
-    for figures in run(SPEC, orders=300, seed=7, deplete=False).modes:
+def test_without_depletion_the_default_stock_serves_every_order() -> None:
+    centralized, *regional = run(SPEC, orders=300, seed=7, deplete=False).modes
+    assert centralized.served == 300
+    assert centralized.split_orders == 0 and centralized.parcels == 300
+    for figures in regional:
         assert figures.served == 300
-        assert figures.split_orders == 0 and figures.parcels == 300
+        assert figures.parcels == 300 + figures.split_orders  # a split is in two parcels
+
+
+def test_the_long_tail_makes_the_regional_modes_split_some_orders_and_the_hub_none() -> None:
+    centralized, distributed, hybrid = run(SPEC, orders=1000, seed=7, deplete=False).modes
+    assert centralized.split_orders == 0
+    assert 0 < distributed.split_orders == hybrid.split_orders < 50
+
+
+def test_with_every_sku_at_every_centre_no_order_splits() -> None:
+    full_range = replace(SPEC, initial_stock=initial_stock(SPEC.network, SPEC.skus))
+    for figures in run(full_range, orders=1000, seed=7, deplete=False).modes:
+        assert figures.split_orders == 0 and figures.parcels == figures.served == 1000
 
 
 def test_stock_taken_by_served_orders_runs_out_for_later_ones() -> None:

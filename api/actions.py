@@ -1,7 +1,8 @@
 """Customer, carrier and stock actions on running orders, sent as workflow updates.
 
 A refused update (its validator said no, or the handler found the order dispatched)
-becomes 409 with the workflow's reason; an order with no workflow becomes 404.
+becomes 409 with the workflow's reason, as does an update to an order whose workflow has
+ended; an order with no workflow becomes 404.
 """
 
 from __future__ import annotations
@@ -34,11 +35,23 @@ async def ask_order(
     except WorkflowUpdateFailedError as error:
         raise Problem(409, refused, _reason(error)) from error
     except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            raise Problem(404, "Order not found", f"no running order {order_id}") from error
-        if error.status is RPCStatusCode.FAILED_PRECONDITION:  # the workflow has completed
+        # Temporal answers an update to a completed workflow with NOT_FOUND too: only an
+        # order without any workflow is unknown; one whose workflow has ended is a refusal.
+        if error.status is RPCStatusCode.NOT_FOUND and not await _exists(handle):
+            raise Problem(404, "Order not found", f"no order {order_id}") from error
+        if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise Problem(409, refused, f"order {order_id} has already ended") from error
         raise Problem(503, "Order service unavailable", f"Temporal: {error.message}") from error
+
+
+async def _exists(handle: WorkflowHandle[OrderWorkflow, object]) -> bool:
+    try:
+        await handle.describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise Problem(503, "Order service unavailable", f"Temporal: {error.message}") from error
+    return True
 
 
 def _reason(error: WorkflowUpdateFailedError) -> str:

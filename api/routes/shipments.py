@@ -8,9 +8,10 @@ from fastapi import APIRouter, status
 
 from activities.messages import CarrierEvent, CarrierEventKind
 from api.actions import ask_order
-from api.deps import TemporalDep
+from api.deps import SessionDep, TemporalDep
 from api.problems import Problem
 from api.schemas import CarrierEventIn, Identifier
+from store import queries
 from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/shipments", tags=["carriers"])
@@ -22,11 +23,12 @@ router = APIRouter(prefix="/shipments", tags=["carriers"])
     responses={404: {"description": "No such shipment"}, 409: {"description": "Out of order"}},
 )
 async def post_carrier_event(
-    shipment_id: Identifier, body: CarrierEventIn, temporal: TemporalDep
+    shipment_id: Identifier, body: CarrierEventIn, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, str]:
     """Dispatched, delivered or exception: passed to the order's workflow."""
     order_id, _, centre = shipment_id.partition("-")
-    if not centre:
+    order = await queries.get_order(session, order_id) if centre else None
+    if order is None or centre not in order.allocations:  # no such order, or not from there
         raise Problem(404, "Shipment not found", f"no shipment {shipment_id}")
     event = CarrierEvent(
         shipment_id, CarrierEventKind(body.kind), body.at or datetime.now(UTC), body.detail

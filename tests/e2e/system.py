@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -21,11 +23,22 @@ T = TypeVar("T")
 START_TIMEOUT_SECONDS = 90.0
 
 
+# Ports for the systems under test, below the kernel's ephemeral range (Linux: 32768 and
+# up). The Temporal dev server picks its internal ports by binding port 0, so a port we
+# probed there and released could be handed to it before `doms up` binds it ("address
+# already in use" at start); it is never handed a port from this range.
+OWN_PORTS = range(20_000, 32_000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    for port in random.sample(OWN_PORTS, 500):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {OWN_PORTS}")
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float, what: str) -> T:
@@ -98,3 +111,58 @@ def system_env(var_dir: Path, speedup: float) -> dict[str, str]:
         DOMS_SPEEDUP=str(speedup),
     )
     return env
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@asynccontextmanager
+async def running_system(
+    var_dir: Path, speedup: float, **extra_env: str
+) -> AsyncIterator[RunningSystem]:
+    """A started `doms up` (extra DOMS_* settings in `extra_env`), stopped cleanly on exit."""
+    env = system_env(var_dir, speedup)
+    env.update(extra_env)
+    system = RunningSystem(var_dir, env)
+    await system.start()
+    try:
+        yield system
+    finally:
+        assert system.stop() == 0, system.log_tail()
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The problem document of an error response, after checking its status and media type."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def fields_named(response: httpx.Response) -> list[str]:
+    """The fields a 422 problem blames."""
+    return [error["field"] for error in problem(response, 422)["errors"]]
+
+
+async def stock_of(http: httpx.AsyncClient, fulfilment_centre: str, sku: str) -> dict[str, Any]:
+    """The stock row of one SKU at one centre; on hand = available + reserved + shipped."""
+    response = await http.get(
+        "/inventory", params={"fulfilment_centre": fulfilment_centre, "sku": sku}
+    )
+    assert response.status_code == 200, response.text
+    [row] = response.json()["items"]
+    assert row["on_hand"] == row["available"] + row["reserved"] + row["shipped"], row
+    return dict(row)
+
+
+async def order_in_status(
+    http: httpx.AsyncClient, order_id: str, status: str, *, within: float = 30
+) -> dict[str, Any]:
+    """The order, once GET /orders/{order_id} shows `status`."""
+
+    async def probe() -> dict[str, Any] | None:
+        order: dict[str, Any] = (await http.get(f"/orders/{order_id}")).json()
+        return order if order["status"] == status else None
+
+    return await eventually(probe, within=within, what=f"order {order_id} to be {status}")

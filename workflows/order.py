@@ -145,6 +145,8 @@ class OrderWorkflow:
     @change_destination.validator
     def _may_change_destination(self, destination: Destination) -> None:
         self._refuse_unless_changeable()
+        if self._status is not OrderStatus.ALLOCATED:
+            raise ValueError(f"only an allocated order can move; this one is {self._status}")
 
     @workflow.update
     async def retry_allocation(self) -> Placement:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lifecycle import an_order, handle_of, outcome_of, stock
+import pytest
+from lifecycle import SEATTLE, an_order, handle_of, outcome_of, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.orders import OrderLine, OrderStatus
@@ -66,3 +68,16 @@ async def test_without_a_receipt_asking_again_leaves_the_order_waiting(
 
     assert retried.status is OrderStatus.BACKORDERED
     assert await handle_of(client, order).query(OrderWorkflow.status) == OrderStatus.BACKORDERED
+
+
+async def test_a_backordered_order_cannot_move_to_another_destination(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    client = time_skipping_env.client
+    order = an_order(MORE_THAN_ANY_CENTRE_HOLDS, backorder_hours=48)
+    await place_order(client, order, task_queue=task_queue)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refusal:
+        await handle_of(client, order).execute_update(OrderWorkflow.change_destination, SEATTLE)
+
+    assert "backordered" in str(refusal.value.cause)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.problems import install_problem_handlers
-from api.routes import health, inventory, orders, shipments, surveys
+from api.routes import health, inventory, orders, reports, shipments, surveys
 from doms.settings import Settings
 from store.db import create_engine, session_factory
 
@@ -36,6 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (orders, surveys, inventory, shipments, health):
+    for module in (orders, surveys, inventory, shipments, reports, health):
         app.include_router(module.router)
     return app

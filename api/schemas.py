@@ -198,3 +198,77 @@ class ReceiptPublic(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class ReportWindowPublic(BaseModel):
+    """The orders a report covers: of this mode (null: all), placed in [since, until]."""
+
+    mode: Mode | None
+    since: datetime | None
+    until: datetime | None
+
+
+class ThroughputPublic(BaseModel):
+    mode: Mode | None = Field(description="null in the total over all modes.")
+    placed: int = Field(description="Orders placed in the window.")
+    by_status: dict[str, int] = Field(description="Those orders by their current status.")
+    first_placed_at: datetime | None
+    last_placed_at: datetime | None
+    seconds: float | None = Field(
+        description="Length of the window: since/until where given, else first/last placement."
+    )
+    orders_per_second: float | None = Field(description="placed / seconds; null if no length.")
+    orders_per_hour: float | None
+
+
+class PerformanceReportPublic(BaseModel):
+    """Table 4.1: orders placed and the rate they arrived at, per mode."""
+
+    window: ReportWindowPublic
+    modes: list[ThroughputPublic]
+    total: ThroughputPublic
+
+
+class FulfilmentTimesPublic(BaseModel):
+    """Mean simulated hours of delivered orders; null where none were delivered."""
+
+    mode: Mode | None = Field(description="null in the total.")
+    order_type: OrderType | None = Field(description="null in the total.")
+    delivered: int
+    order_hours: float | None = Field(description="T_order: placement to allocation.")
+    shipping_hours: float | None = Field(description="T_shipping: allocation to dispatch.")
+    delivery_hours: float | None = Field(description="T_delivery: dispatch to delivery.")
+    fulfilment_hours: float | None = Field(description="T_f, the sum of the three.")
+    p50_fulfilment_hours: float | None
+    p95_fulfilment_hours: float | None
+
+
+class FulfilmentReportPublic(BaseModel):
+    """Table 4.2: fulfilment time and its three phases per mode and order type."""
+
+    window: ReportWindowPublic
+    groups: list[FulfilmentTimesPublic]
+    total: FulfilmentTimesPublic
+
+
+class SatisfactionScoresPublic(BaseModel):
+    """Mean ratings (1-5) of the surveys answered; null where there are none."""
+
+    mode: Mode | None = Field(description="null in the total.")
+    order_type: OrderType | None = Field(description="null in the total.")
+    surveys: int
+    delivery_time: float | None
+    accuracy: float | None
+    overall: float | None
+    satisfaction: float | None = Field(
+        description="The headline score: the mean of delivery_time, accuracy and overall."
+    )
+
+
+class SatisfactionReportPublic(BaseModel):
+    """Table 4.3: customer satisfaction per mode and order type."""
+
+    window: ReportWindowPublic
+    headline: str = Field(description="The field reported as the paper's satisfaction score.")
+    groups: list[SatisfactionScoresPublic]
+    total: SatisfactionScoresPublic

@@ -87,6 +87,22 @@ FOREIGN_CITIES: tuple[Place, ...] = (
 )
 
 
+def parse_mix(text: str) -> dict[str, float]:
+    """An order type mix from `standard=0.7,expedited=0.2,international=0.1` (weights,
+    need not add up to 1; types left out are not ordered)."""
+    mix: dict[str, float] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, sep, weight = part.partition("=")
+        if not sep:
+            raise ValueError(f"expected type=weight in the order mix, got {part!r}")
+        if name.strip() not in set(OrderType):
+            raise ValueError(f"unknown order type {name.strip()!r} in the order mix")
+        mix[name.strip()] = float(weight)
+    if not mix:
+        raise ValueError("the order mix names no order type")
+    return mix
+
+
 def zipf_weights(count: int, exponent: float = ZIPF_EXPONENT) -> list[float]:
     """Relative popularity of ranks 1..count: rank n weighs 1 / n**exponent."""
     return [1.0 / rank**exponent for rank in range(1, count + 1)]

@@ -15,6 +15,7 @@ from loadtest.orders import (
     FOREIGN_CITIES,
     US_METROS,
     OrderGenerator,
+    parse_mix,
     user_seed,
 )
 
@@ -113,3 +114,19 @@ def test_user_seeds_differ_per_user_and_repeat_per_run() -> None:
 
     assert len(seeds) == 300
     assert user_seed(42, 0, 5) == user_seed(42, 0, 5) != user_seed(43, 0, 5)
+
+
+def test_an_order_mix_is_read_from_type_weight_pairs() -> None:
+    assert parse_mix(" standard=0.5, expedited=0.5 ") == {"standard": 0.5, "expedited": 0.5}
+
+
+@pytest.mark.parametrize("text", ["", "standard", "overnight=1", "standard=lots"])
+def test_an_unreadable_order_mix_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_mix(text)
+
+
+def test_a_parsed_mix_drives_the_generator() -> None:
+    generated = orders(seed=3, count=200, mix=parse_mix("expedited=1"))
+
+    assert {order["order_type"] for order in generated} == {"expedited"}

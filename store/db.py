@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import CursorResult, Result, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,3 +53,11 @@ def _apply_sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def changed_one_row(result: Result[Any]) -> bool:
+    """Whether a guarded UPDATE matched its row: the guard is how we reserve without locks.
+
+    SQLAlchemy types execute()'s result as a plain Result; for DML it is a CursorResult.
+    """
+    return isinstance(result, CursorResult) and result.rowcount == 1

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import OrderLine
-from store.db import BULK
+from store.db import BULK, changed_one_row
 from store.models import ParcelRow, ParcelState, ProductRow, ReceiptRow, StockRow
 
 StockKey = tuple[str, str]  # (fc_id, sku)
@@ -79,7 +79,7 @@ async def change_reservations(session: AsyncSession, changes: Mapping[StockKey, 
             query.values(available=StockRow.available - units, reserved=StockRow.reserved + units),
             execution_options=BULK,
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not changed_one_row(result):
             return False
     return True
 
@@ -116,7 +116,7 @@ async def receive(
         .values(on_hand=StockRow.on_hand + quantity, available=StockRow.available + quantity),
         execution_options=BULK,
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not changed_one_row(result):
         await session.rollback()
         raise UnknownStockItem(fc_id, sku)
     session.add(

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.orders import FINAL_STATUSES, Destination, Mode, OrderLine, OrderStatus, OrderType
 from domain.timings import order_hours
 from store import inventory, reservations
-from store.db import BULK
+from store.db import BULK, changed_one_row
 from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow
 from store.reservations import ParcelReservation
 
@@ -187,7 +187,7 @@ class OrderWrites:
                 ),
                 execution_options=BULK,
             )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            if not changed_one_row(taken):
                 await session.rollback()
                 return await _status_of(session, order_id) in _ALLOCATED_OR_LATER
             return await _reserve_and_commit(session, order_id, units)
@@ -207,7 +207,7 @@ class OrderWrites:
                 .values(status=status, failure_reason=reason, closed_at=at),
                 execution_options=BULK,
             )
-            if ended.rowcount != 1:  # type: ignore[attr-defined]
+            if not changed_one_row(ended):
                 await session.rollback()
                 return False
             units = await reservations.release(session, order_id)
@@ -247,7 +247,7 @@ class OrderWrites:
                 ),
                 execution_options=BULK,
             )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
+            if not changed_one_row(moved):
                 await session.rollback()
                 return False
             previous = await reservations.remove(session, order_id)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import OrderLine
-from store.db import BULK
+from store.db import BULK, changed_one_row
 from store.inventory import StockKey, quantities_by_sku
 from store.models import AllocationRow, ParcelRow, ParcelState
 
@@ -100,7 +100,7 @@ async def mark_shipped(session: AsyncSession, order_id: str, fc_id: str) -> bool
         .values(state=ParcelState.SHIPPED),
         execution_options=BULK,
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return changed_one_row(result)
 
 
 async def state_of(session: AsyncSession, order_id: str, fc_id: str) -> ParcelState | None:

@@ -42,8 +42,11 @@ async def list_stock(
     cursor: Annotated[str | None, Query(max_length=80, pattern=r"^[^|]+\|[^|]+$")] = None,
 ) -> StockPage:
     """Stock per FC and SKU: on hand = available + reserved + shipped."""
-    after = tuple(cursor.split("|", 1)) if cursor else None
-    page = await inventory.list_stock(session, fulfilment_centre, sku, limit, after)  # type: ignore[arg-type]
+    after = None
+    if cursor:
+        fc_id, _, sku_after = cursor.partition("|")
+        after = (fc_id, sku_after)
+    page = await inventory.list_stock(session, fulfilment_centre, sku, limit, after)
     items = [
         StockPublic(
             fulfilment_centre=row.fc_id,

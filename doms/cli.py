@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from doms import bench, sourcing_report
+from doms import bench, experiment, sourcing_report
 from doms.network_file import NetworkFileError
 from doms.settings import Settings
 from observability.logging import configure_logging
@@ -84,6 +84,10 @@ COMMANDS = {
     "migrate": (_migrate, "upgrade the app database to the newest schema"),
     "seed": (_seed, "add the default fulfilment network and stock (idempotent)"),
     "bench": (bench.run_bench, "measure a running system, e.g. `doms bench intake`"),
+    "experiment": (
+        experiment.run_experiment,
+        "run the paper's evaluation (modes x load levels) and write the report",
+    ),
     "sourcing-report": (
         sourcing_report.run_report,
         "compare centralized, distributed and hybrid sourcing on generated orders",
@@ -93,6 +97,7 @@ COMMANDS = {
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "worker": _worker_arguments,
     "bench": bench.add_arguments,
+    "experiment": experiment.add_arguments,
     "sourcing-report": sourcing_report.add_arguments,
 }
 

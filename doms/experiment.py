@@ -23,7 +23,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,15 +35,13 @@ from typing import Any
 import loadtest
 from domain.orders import FINAL_STATUSES
 from domain.satisfaction import DEFAULT_MODEL, survey_answers
+from doms.local_system import local_system_env
 from doms.settings import Settings
 from loadtest import report
 from loadtest.orders import parse_mix
 from loadtest.paper import LEVELS, MODES
 from loadtest.shape import plan_load
 
-# Ports below the kernel's ephemeral range (Linux: 32768 and up): the Temporal dev server
-# binds port 0 for its internal ports, so it is never handed one we probed here.
-OWN_PORTS = range(20_000, 32_000)
 START_TIMEOUT_SECONDS = 90.0
 START_ATTEMPTS = 2
 STOP_TIMEOUT_SECONDS = 60.0
@@ -95,31 +92,13 @@ class Progress:
 # --- the system under test ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    for port in random.sample(OWN_PORTS, 500):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise CellError(f"no free port in {OWN_PORTS.start}-{OWN_PORTS.stop - 1}")
-
-
 def system_env(var_dir: Path, mode: str, speedup: float, network: str | None) -> dict[str, str]:
-    """The environment of one `doms up`: no inherited DOMS_* settings, fresh ports."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DOMS_")}
-    env.update(
-        DOMS_VAR_DIR=str(var_dir),
-        DOMS_MODE=mode,
-        DOMS_SPEEDUP=f"{speedup:g}",
-        DOMS_API_PORT=str(free_port()),
-        DOMS_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
-        DOMS_TEMPORAL_UI_PORT=str(free_port()),
-    )
-    if network:
-        env["DOMS_NETWORK_FILE"] = network
-    return env
+    """The environment of one cell's `doms up`: fresh ports, its mode and network."""
+    extra = {"DOMS_MODE": mode} | ({"DOMS_NETWORK_FILE": network} if network else {})
+    try:
+        return local_system_env(var_dir, speedup, **extra)
+    except RuntimeError as error:
+        raise CellError(str(error)) from error
 
 
 @dataclass

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,26 +16,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from doms.local_system import local_system_env
+
 T = TypeVar("T")
 START_TIMEOUT_SECONDS = 90.0
-
-
-# Ports for the systems under test, below the kernel's ephemeral range (Linux: 32768 and
-# up). The Temporal dev server picks its internal ports by binding port 0, so a port we
-# probed there and released could be handed to it before `doms up` binds it ("address
-# already in use" at start); it is never handed a port from this range.
-OWN_PORTS = range(20_000, 32_000)
-
-
-def free_port() -> int:
-    for port in random.sample(OWN_PORTS, 500):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {OWN_PORTS}")
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float, what: str) -> T:
@@ -102,15 +83,7 @@ class RunningSystem:
 
 
 def system_env(var_dir: Path, speedup: float) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("DOMS_")}
-    env.update(
-        DOMS_VAR_DIR=str(var_dir),
-        DOMS_API_PORT=str(free_port()),
-        DOMS_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
-        DOMS_TEMPORAL_UI_PORT=str(free_port()),
-        DOMS_SPEEDUP=str(speedup),
-    )
-    return env
+    return local_system_env(var_dir, speedup)
 
 
 PROBLEM_JSON = "application/problem+json"

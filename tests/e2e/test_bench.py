@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from system import RunningSystem, free_port
+from system import RunningSystem
+
+from doms.local_system import free_port
 
 BENCH_TIMEOUT_SECONDS = 120
 

@@ -1,0 +1,42 @@
+"""Settings for a local `doms up` of its own: a var dir and free ports (experiments, tests)."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from pathlib import Path
+
+# Ports below the kernel's ephemeral range (Linux: 32768 and up). The Temporal dev server
+# picks its internal ports by binding port 0, so a port probed there and released could
+# be handed to it before `doms up` binds it ("address already in use" at start); it is
+# never handed a port from this range.
+OWN_PORTS = range(20_000, 32_000)
+
+
+def free_port() -> int:
+    for port in random.sample(OWN_PORTS, 500):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {OWN_PORTS.start}-{OWN_PORTS.stop - 1}")
+
+
+def local_system_env(var_dir: Path, speedup: float, **settings: str) -> dict[str, str]:
+    """The environment of one `doms up`: no inherited DOMS_* settings, its own ports.
+
+    `settings` are further DOMS_* variables, e.g. DOMS_MODE="centralized".
+    """
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DOMS_")}
+    env.update(
+        DOMS_VAR_DIR=str(var_dir),
+        DOMS_SPEEDUP=f"{speedup:g}",
+        DOMS_API_PORT=str(free_port()),
+        DOMS_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
+        DOMS_TEMPORAL_UI_PORT=str(free_port()),
+        **settings,
+    )
+    return env

@@ -39,13 +39,9 @@ class FlakyShipping(OrderActivities):
 async def test_an_order_lives_its_simulated_hours_in_seconds(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
-    network_spec: NetworkSpec,
-    worker_stack: AsyncExitStack,
+    task_queue: str,
 ) -> None:
     client = time_skipping_env.client
-    task_queue = await running_workers(
-        client, OrderActivities(sessions, network_spec), worker_stack
-    )
     order = an_order()
     started = time.monotonic()
 
@@ -116,13 +112,9 @@ async def test_a_step_that_exhausts_its_retries_fails_the_order_and_gives_the_st
 async def test_an_order_beyond_the_stock_of_any_centre_is_rejected_with_its_short_lines(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
-    network_spec: NetworkSpec,
-    worker_stack: AsyncExitStack,
+    task_queue: str,
 ) -> None:
     client = time_skipping_env.client
-    task_queue = await running_workers(
-        client, OrderActivities(sessions, network_spec), worker_stack
-    )
     order = an_order(OrderLine("SKU-0003", 1), OrderLine("SKU-0004", 10_000))
 
     placement = await place_order(client, order, task_queue=task_queue)

@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from domain.orders import CarrierMode, Destination, Mode, OrderLine, OrderStatus, OrderType
 from domain.sourcing import Shortage
@@ -27,6 +30,26 @@ class OrderRequest:
     speedup: float
     backorder_hours: float | None = None  # wait this long for stock instead of rejecting
     carrier: CarrierMode = CarrierMode.SIMULATED
+    # Off for benchmarks: no handling or transit timers; the modelled hours are still reported.
+    simulated_delays: bool = True
+    # Set when the API sourced and reserved the order itself (the outbox intake): the
+    # workflow then finds the allocation recorded and carries on from there.
+    placed_at: datetime | None = None
+
+
+@cache
+def _order_requests() -> TypeAdapter[OrderRequest]:
+    return TypeAdapter(OrderRequest)
+
+
+def request_to_json(request: OrderRequest) -> dict[str, Any]:
+    """The request as JSON-ready data, for the workflow outbox."""
+    data: dict[str, Any] = _order_requests().dump_python(request, mode="json")
+    return data
+
+
+def request_from_json(data: dict[str, Any]) -> OrderRequest:
+    return _order_requests().validate_python(data)
 
 
 @dataclass(frozen=True)

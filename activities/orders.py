@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +34,7 @@ from store.orders import (
     ParcelReservation,
     Promise,
     RecordedAllocation,
+    WorkflowStart,
 )
 
 # Another order may take the stock between reading it and reserving it; source again.
@@ -63,6 +65,12 @@ class OrderActivities:
                 recorded = await self._writes.allocation_of(order.order_id)
         assert recorded is not None
         return _placement_from(order, recorded)
+
+    async def accept(self, request: OrderRequest, at: datetime, start: WorkflowStart) -> Placement:
+        """The outbox intake, in the API: decide and record the placement as `allocate` would,
+        with the start of the order's workflow queued in the same transaction."""
+        order = dataclasses.replace(_new_order(request, at), then_start=start)
+        return await self._place(request, order, at)
 
     @activity.defn(name="retry_backorder")
     async def retry_backorder(self, command: AllocateInput) -> Placement:

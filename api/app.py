@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from activities.orders import OrderActivities
+from api.intake import Intake
 from api.problems import install_problem_handlers
 from api.routes import health, inventory, orders, reports, shipments, surveys
+from doms.network_file import load_network_spec
 from doms.settings import Settings
 from store.db import create_engine, session_factory
+from workflows.relay import OutboxRelay
+
+
+@asynccontextmanager
+async def _running(relay: OutboxRelay | None) -> AsyncIterator[None]:
+    """The relay works in the background while the app serves."""
+    task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,10 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
         # Lazy: the API starts (and /readyz says why it is not ready) even before Temporal.
-        app.state.temporal = await Client.connect(
+        app.state.temporal = temporal = await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
         )
-        yield
+        placing = OrderActivities(app.state.sessions, load_network_spec(settings.network_file))
+        relay = None
+        if settings.intake == "outbox":
+            relay = OutboxRelay(temporal, app.state.sessions, settings.task_queue)
+        app.state.intake = Intake(settings, temporal, placing, relay)
+        async with _running(relay):
+            yield
         await engine.dispose()
 
     app = FastAPI(

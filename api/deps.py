@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.intake import Intake
 from doms.settings import Settings
 
 
@@ -22,6 +23,11 @@ def _temporal(request: Request) -> Client:
     return client
 
 
+def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessions() as session:
         yield session
@@ -29,4 +35,5 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
+IntakeDep = Annotated[Intake, Depends(_intake)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]

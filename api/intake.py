@@ -1,19 +1,32 @@
-"""Placing an order: validate what the schema cannot, start the workflow, map its answer."""
+"""Placing an order: validate what the schema cannot, place it, map the answer to HTTP.
+
+Two ways to place, by the `intake` setting:
+- outbox (default): the API sources the order and reserves its stock in the app database,
+  with the start of its workflow queued in the same transaction; the relay starts the
+  workflow right after. The answer waits on the database only, never on Temporal.
+- workflow: update-with-start; the workflow sources the order and the answer waits for it.
+Either way the same code decides (OrderActivities), and the answer is the same.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import time
+from datetime import UTC, datetime
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.messages import OrderRequest, Placement
+from activities.messages import OrderRequest, Placement, request_to_json
+from activities.orders import OrderActivities
 from api.problems import Problem, invalid_field
 from api.schemas import DestinationIn, OrderCreate
 from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destination_error
 from doms.settings import Settings
+from store.orders import WorkflowStart
+from workflows.relay import OutboxRelay
 from workflows.starter import order_workflow_id, place_order
 
 
@@ -33,6 +46,7 @@ def order_request(body: OrderCreate, settings: Settings) -> OrderRequest:
         speedup=settings.speedup,
         backorder_hours=body.backorder.max_wait_hours if body.backorder else None,
         carrier=settings.carrier,
+        simulated_delays=settings.simulated_delays,
     )
 
 
@@ -44,6 +58,29 @@ def destination_for(order_type: OrderType, body: DestinationIn, field: str = "")
         prefix = f"{field}." if field else ""
         raise invalid_field(f"{prefix}country" if blame_country else "order_type", error)
     return Destination(body.country, body.postal_code, body.lat, body.lon)
+
+
+@dataclasses.dataclass(frozen=True)
+class Intake:
+    settings: Settings
+    temporal: Client
+    placing: OrderActivities
+    relay: OutboxRelay | None  # None: the `workflow` intake
+
+    async def place(self, request: OrderRequest) -> Placement:
+        """The sourcing decision for a new order, or a problem (409 cannot be served)."""
+        if self.relay is None:
+            return await placement_of(self.temporal, request, self.settings)
+        return await self._accept(request, self.relay)
+
+    async def _accept(self, request: OrderRequest, relay: OutboxRelay) -> Placement:
+        at = datetime.now(UTC)
+        request = dataclasses.replace(request, placed_at=at)
+        start = WorkflowStart(request_to_json(request))
+        placement = await self.placing.accept(request, at, start)
+        _raise_if_not_placed(placement)
+        relay.notify()
+        return placement
 
 
 async def placement_of(client: Client, request: OrderRequest, settings: Settings) -> Placement:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -65,6 +66,20 @@ async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, str(exc.detail), str(exc.detail), exc.headers)
 
 
+async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is busy (SQLite's single writer under load) or unreachable.
+
+    The transaction rolled back, so nothing was half-done: the client may simply retry.
+    """
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        503,
+        "Database unavailable",
+        "the database is busy or unreachable; nothing was changed, retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "Internal error", "the server failed; the error was logged")
@@ -74,4 +89,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(OperationalError, _on_database_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

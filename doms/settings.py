@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.orders import CarrierMode, Mode
+
+# How POST /orders accepts an order (see api/intake.py).
+IntakeMode = Literal["outbox", "workflow"]
 
 
 class Settings(BaseSettings):
@@ -54,6 +58,16 @@ class Settings(BaseSettings):
         1200.0,
         gt=0,
         description="Simulated seconds per real second: at 1200 a simulated hour lasts 3 s.",
+    )
+    simulated_delays: bool = Field(
+        True,
+        description="Off: orders skip the handling and transit timers (for benchmarks); "
+        "their modelled hours are still reported.",
+    )
+    intake: IntakeMode = Field(
+        "outbox",
+        description="outbox: POST /orders sources and reserves in the app database and a "
+        "relay starts the workflow; workflow: update-with-start, the workflow sources.",
     )
     placement_timeout_seconds: float = Field(
         10.0, gt=0, description="How long POST /orders waits for the sourcing decision."

@@ -125,6 +125,28 @@ class OrderRow(Base):
     backordered_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the order was cancelled or failed and its unshipped stock returned.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The trace the order was placed in (W3C trace id, 32 hex digits), when traced.
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class WorkflowOutboxRow(Base):
+    """Orders the API accepted whose workflow is yet to be started: a transactional outbox.
+
+    A row is written in the same transaction as its order and deleted once the workflow is
+    started; the relay (workflows/relay.py) leases rows so that replicas share the work.
+    """
+
+    __tablename__ = "workflow_outbox"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), primary_key=True)
+    # The workflow's input (activities.messages.OrderRequest, as JSON).
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # A relay is starting it until then; after, another relay may.
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # W3C traceparent of the request that accepted the order, so its workflow joins the trace.
+    traceparent: Mapped[str | None] = mapped_column(String(64))
 
 
 class OrderLineRow(Base):

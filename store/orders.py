@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders import FINAL_STATUSES, Destination, Mode, OrderLine, OrderStatus, OrderType
 from domain.timings import order_hours
-from store import inventory, reservations
+from store import inventory, outbox, reservations
 from store.db import BULK, changed_one_row
 from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow
 from store.reservations import ParcelReservation
@@ -34,6 +34,7 @@ __all__ = [
     "ParcelReservation",
     "Promise",
     "RecordedAllocation",
+    "WorkflowStart",
 ]
 
 ENDED_BY_RELEASE = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
@@ -50,6 +51,16 @@ class NewOrder:
     lines: tuple[OrderLine, ...]
     speedup: float
     placed_at: datetime
+    # The outbox intake: the order's workflow is started after the order is recorded, from
+    # an outbox row written in the same transaction (store/outbox.py).
+    then_start: WorkflowStart | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowStart:
+    request: Mapping[str, Any]  # the workflow's input as JSON
+    traceparent: str | None = None
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -338,6 +349,7 @@ async def _add_order(
             destination_lon=order.destination.lon,
             speedup=order.speedup,
             placed_at=order.placed_at,
+            trace_id=order.then_start.trace_id if order.then_start else None,
             **columns,
         )
     )
@@ -348,6 +360,9 @@ async def _add_order(
             for n, line in enumerate(order.lines, start=1)
         ],
     )
+    start = order.then_start
+    if start is not None and status is not OrderStatus.REJECTED:  # a rejection is final
+        await outbox.add(session, order.order_id, start.request, order.placed_at, start.traceparent)
 
 
 async def _reserve_and_commit(

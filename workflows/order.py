@@ -78,8 +78,10 @@ class Replanned(Exception):
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
-    def __init__(self) -> None:
-        self._request: OrderRequest | None = None
+    @workflow.init
+    def __init__(self, request: OrderRequest) -> None:
+        # Set here, not in run: an update may arrive in the workflow's very first task.
+        self._request: OrderRequest | None = request
         self._placement: Placement | None = None
         self._status = OrderStatus.RECEIVED
         self._gate_closed = False  # a customer action is changing the order
@@ -116,6 +118,7 @@ class OrderWorkflow:
     @workflow.update
     async def cancel(self, request: CancelRequest) -> OrderOutcome:
         """Cancel before dispatch: the stock goes back and the order ends `cancelled`."""
+        await self._checked_change()
         async with self._customer_action():
             outcome = await self._end(OrderStatus.CANCELLED, request.reason)
             self._stop_fulfilment()
@@ -128,6 +131,7 @@ class OrderWorkflow:
     @workflow.update
     async def change_destination(self, destination: Destination) -> Placement:
         """Re-source the order for a new destination before dispatch; stock moves with it."""
+        await self._checked_change(need_allocated=True)
         request = self._current_request()
         async with self._customer_action():
             placement = await self._db_step(
@@ -144,13 +148,52 @@ class OrderWorkflow:
 
     @change_destination.validator
     def _may_change_destination(self, destination: Destination) -> None:
-        self._refuse_unless_changeable()
-        if self._status is not OrderStatus.ALLOCATED:
-            raise ValueError(f"only an allocated order can move; this one is {self._status}")
+        self._refuse_unless_changeable(need_allocated=True)
 
     @workflow.update
     async def retry_allocation(self) -> Placement:
         """Stock arrived: a backordered order tries again (the API asks in arrival order)."""
+        await workflow.wait_condition(lambda: self._placement is not None)
+        return await self._try_stock_again()
+
+    @workflow.update
+    async def carrier_event(self, event: CarrierEvent) -> None:
+        """A real carrier's news about one of this order's shipments."""
+        await workflow.wait_condition(lambda: self._placement is not None)
+        if reason := self._carrier_event_error(event):  # checked again once placed
+            raise ApplicationError(reason, type="CarrierEventRefused")
+        self._events[(event.shipment_id, event.kind)] = event
+
+    @carrier_event.validator
+    def _check_carrier_event(self, event: CarrierEvent) -> None:
+        if self._current_request().carrier is not CarrierMode.EVENTS:
+            raise ValueError("this order's carrier is simulated; it takes no carrier events")
+        if self._placement is not None and (reason := self._carrier_event_error(event)):
+            raise ValueError(reason)
+
+    def _carrier_event_error(self, event: CarrierEvent) -> str | None:
+        request = self._current_request()
+        allocations = self._placement.allocations if self._placement else []
+        if event.shipment_id not in [a.shipment_id(request.order_id) for a in allocations]:
+            return f"order {request.order_id} has no shipment {event.shipment_id}"
+        if event.kind is CarrierEventKind.DELIVERED and (
+            (event.shipment_id, CarrierEventKind.DISPATCHED) not in self._events
+        ):
+            return f"shipment {event.shipment_id} has not been dispatched"
+        return None
+
+    # -- the lifecycle ------------------------------------------------------------------
+
+    async def _allocate(self, request: OrderRequest) -> Placement:
+        placed_at = request.placed_at or workflow.info().start_time
+        command = AllocateInput(request, placed_at, workflow.now())
+        try:
+            return await self._db_step(OrderActivities.allocate, command)
+        except ActivityError as error:
+            reason = f"allocation failed after retries: {error.cause or error}"
+            return Placement(request.order_id, OrderStatus.FAILED, command.placed_at, reason=reason)
+
+    async def _try_stock_again(self) -> Placement:
         request, placement = self._current_request(), self._placement
         if placement is None or placement.status is not OrderStatus.BACKORDERED or self._ended:
             return self._placement or _not_placed(request)
@@ -161,34 +204,6 @@ class OrderWorkflow:
         if retried.status is OrderStatus.ALLOCATED and not self._ended:
             self._set_placement(retried)
         return retried
-
-    @workflow.update
-    async def carrier_event(self, event: CarrierEvent) -> None:
-        """A real carrier's news about one of this order's shipments."""
-        self._events[(event.shipment_id, event.kind)] = event
-
-    @carrier_event.validator
-    def _check_carrier_event(self, event: CarrierEvent) -> None:
-        request = self._current_request()
-        if request.carrier is not CarrierMode.EVENTS:
-            raise ValueError("this order's carrier is simulated; it takes no carrier events")
-        allocations = self._placement.allocations if self._placement else []
-        if event.shipment_id not in [a.shipment_id(request.order_id) for a in allocations]:
-            raise ValueError(f"order {request.order_id} has no shipment {event.shipment_id}")
-        if event.kind is CarrierEventKind.DELIVERED and (
-            (event.shipment_id, CarrierEventKind.DISPATCHED) not in self._events
-        ):
-            raise ValueError(f"shipment {event.shipment_id} has not been dispatched")
-
-    # -- the lifecycle ------------------------------------------------------------------
-
-    async def _allocate(self, request: OrderRequest) -> Placement:
-        command = AllocateInput(request, workflow.info().start_time, workflow.now())
-        try:
-            return await self._db_step(OrderActivities.allocate, command)
-        except ActivityError as error:
-            reason = f"allocation failed after retries: {error.cause or error}"
-            return Placement(request.order_id, OrderStatus.FAILED, command.placed_at, reason=reason)
 
     async def _wait_for_stock(self, request: OrderRequest, placement: Placement) -> None:
         hours = request.backorder_hours or 0.0
@@ -253,11 +268,15 @@ class OrderWorkflow:
 
     async def _ship(self, request: OrderRequest, allocation: Allocation) -> float:
         """Simulated FC and carrier: handling timer, pick/pack/ship, transit timer."""
-        clock = SimClock(request.speedup)
-        await workflow.sleep(clock.real_seconds(allocation.handling_hours))
+        await self._simulate(request, allocation.handling_hours)
         await self._dispatch(request, allocation, allocation.handling_hours)
-        await workflow.sleep(clock.real_seconds(allocation.transit_hours))
+        await self._simulate(request, allocation.transit_hours)
         return allocation.transit_hours
+
+    async def _simulate(self, request: OrderRequest, hours: float) -> None:
+        """Let `hours` of simulated time pass: a durable timer, unless delays are off."""
+        if request.simulated_delays:
+            await workflow.sleep(SimClock(request.speedup).real_seconds(hours))
 
     async def _ship_by_events(self, request: OrderRequest, allocation: Allocation) -> float:
         """A real carrier: wait for its dispatched and delivered events for this parcel."""
@@ -327,13 +346,29 @@ class OrderWorkflow:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _refuse_unless_changeable(self) -> None:
+    def _refuse_unless_changeable(self, need_allocated: bool = False) -> None:
+        """For validators. An order still being placed passes: its handler waits and checks."""
+        if reason := self._why_unchangeable(need_allocated):
+            raise ValueError(reason)
+
+    async def _checked_change(self, need_allocated: bool = False) -> None:
+        """For handlers: wait for the placement (the API may have accepted the order before
+        this workflow sourced it), then refuse as the validator would have."""
+        await workflow.wait_condition(lambda: self._placement is not None)
+        if reason := self._why_unchangeable(need_allocated):
+            raise ApplicationError(reason, type="NotChangeable")
+
+    def _why_unchangeable(self, need_allocated: bool) -> str | None:
         if self._dispatched:
-            raise ValueError("the order has been dispatched; it can no longer change")
-        if self._placement is None or self._status in FINAL_STATUSES or self._ended:
-            raise ValueError(f"the order is {self._status}; it can no longer change")
+            return "the order has been dispatched; it can no longer change"
+        if self._status in FINAL_STATUSES or self._ended:
+            return f"the order is {self._status}; it can no longer change"
         if self._gate_closed:
-            raise ValueError("another change to this order is in progress; try again")
+            return "another change to this order is in progress; try again"
+        placed = self._placement is not None
+        if need_allocated and placed and self._status is not OrderStatus.ALLOCATED:
+            return f"only an allocated order can move; this one is {self._status}"
+        return None
 
     def _customer_action(self) -> _Gate:
         return _Gate(self)

@@ -1,9 +1,16 @@
-"""Client side of the order workflow: place an order and wait for its sourcing decision."""
+"""Client side of the order workflow: start it, or place an order and wait for its sourcing
+decision (update-with-start)."""
 
 from __future__ import annotations
 
 from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.messages import OrderRequest, Placement
 from domain.orders import OrderStatus
@@ -13,6 +20,38 @@ from workflows.search_attributes import MODE, ORDER_STATUS, ORDER_TYPE
 
 def order_workflow_id(order_id: str) -> str:
     return f"order-{order_id}"
+
+
+def _search_attributes(request: OrderRequest) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(ORDER_TYPE, request.order_type.value),
+            SearchAttributePair(MODE, request.mode.value),
+            SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
+        ]
+    )
+
+
+async def start_order(client: Client, request: OrderRequest, *, task_queue: str) -> bool:
+    """Start the workflow of an order the API already recorded (the outbox intake).
+
+    Idempotent by order id: a running workflow is kept, and one that has already ended is
+    never started again (so a repeated start cannot ship an order twice). True when this
+    call started it.
+    """
+    try:
+        await client.start_workflow(
+            OrderWorkflow.run,
+            request,
+            id=order_workflow_id(request.order_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=_search_attributes(request),
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 async def place_order(client: Client, request: OrderRequest, *, task_queue: str) -> Placement:
@@ -27,13 +66,7 @@ async def place_order(client: Client, request: OrderRequest, *, task_queue: str)
         id=order_workflow_id(request.order_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(ORDER_TYPE, request.order_type.value),
-                SearchAttributePair(MODE, request.mode.value),
-                SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
-            ]
-        ),
+        search_attributes=_search_attributes(request),
     )
     return await client.execute_update_with_start_workflow(
         OrderWorkflow.placement,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api import receipts
-from api.deps import SessionDep, TemporalDep
+from api.deps import IntakeDep, SessionDep
 from api.problems import Problem
 from api.schemas import (
     CentrePublic,
@@ -68,9 +68,7 @@ async def list_stock(
     status_code=status.HTTP_201_CREATED,
     responses={404: {"description": "Unknown FC or SKU"}},
 )
-async def receive_stock(
-    body: ReceiptIn, session: SessionDep, temporal: TemporalDep
-) -> ReceiptPublic:
+async def receive_stock(body: ReceiptIn, session: SessionDep, placing: IntakeDep) -> ReceiptPublic:
     """Add received stock, then wake the backordered orders in arrival order."""
     receipt_id = body.receipt_id or f"r-{secrets.token_hex(8)}"
     try:
@@ -79,7 +77,7 @@ async def receive_stock(
         )
     except inventory.UnknownStockItem as error:
         raise Problem(404, "Unknown stock item", str(error)) from error
-    woken, allocated = await receipts.wake_backorders(session, temporal)
+    woken, allocated = await receipts.wake_backorders(session, placing.temporal, placing.relay)
     return ReceiptPublic(
         receipt_id=receipt_id,
         recorded=recorded,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from activities.messages import CancelRequest
 from api import intake
 from api.actions import ask_order
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import IntakeDep, SessionDep, SettingsDep
 from api.problems import Problem
 from api.schemas import (
     CancelIn,
@@ -35,11 +35,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=PROBLEMS)
 async def place_order(
-    body: OrderCreate, settings: SettingsDep, temporal: TemporalDep, response: Response
+    body: OrderCreate, settings: SettingsDep, placing: IntakeDep, response: Response
 ) -> OrderPublic:
     """Place an order: answers with its allocation and promise; shipping goes on afterwards."""
     request = intake.order_request(body, settings)
-    placement = await intake.placement_of(temporal, request, settings)
+    placement = await placing.place(request)
     response.headers["Location"] = f"/orders/{request.order_id}"
     return order_from_placement(request, placement)
 
@@ -73,15 +73,16 @@ async def list_orders(
 
 @router.post("/{order_id}/cancel", responses=PROBLEMS | {404: {"description": "No such order"}})
 async def cancel_order(
-    order_id: Identifier, temporal: TemporalDep, body: CancelIn | None = None
+    order_id: Identifier, placing: IntakeDep, body: CancelIn | None = None
 ) -> CancelPublic:
     """Cancel an order before dispatch; its reserved stock goes back (409 once dispatched)."""
     request = body or CancelIn()
     outcome = await ask_order(
-        temporal,
+        placing.temporal,
         order_id,
         lambda order: order.execute_update(OrderWorkflow.cancel, CancelRequest(request.reason)),
         refused="Order cannot be cancelled",
+        relay=placing.relay,
     )
     return CancelPublic(order_id=order_id, status=outcome.status, reason=outcome.reason)
 
@@ -90,7 +91,7 @@ async def cancel_order(
     "/{order_id}/destination", responses=PROBLEMS | {404: {"description": "No such order"}}
 )
 async def change_destination(
-    order_id: Identifier, body: DestinationIn, session: SessionDep, temporal: TemporalDep
+    order_id: Identifier, body: DestinationIn, session: SessionDep, placing: IntakeDep
 ) -> OrderPublic:
     """Ship to another address: the order is sourced again (409 once dispatched)."""
     current = await queries.get_order(session, order_id)
@@ -98,10 +99,11 @@ async def change_destination(
         raise Problem(404, "Order not found", f"no order {order_id}")
     destination = intake.destination_for(OrderType(current.order_type), body)
     await ask_order(
-        temporal,
+        placing.temporal,
         order_id,
         lambda order: order.execute_update(OrderWorkflow.change_destination, destination),
         refused="Destination cannot change",
+        relay=placing.relay,
     )
     session.expire_all()
     changed = await queries.get_order(session, order_id)

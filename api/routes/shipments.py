@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from activities.messages import CarrierEvent, CarrierEventKind
 from api.actions import ask_order
-from api.deps import SessionDep, TemporalDep
+from api.deps import IntakeDep, SessionDep
 from api.problems import Problem
 from api.schemas import CarrierEventIn, Identifier
 from store import queries
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/shipments", tags=["carriers"])
     responses={404: {"description": "No such shipment"}, 409: {"description": "Out of order"}},
 )
 async def post_carrier_event(
-    shipment_id: Identifier, body: CarrierEventIn, session: SessionDep, temporal: TemporalDep
+    shipment_id: Identifier, body: CarrierEventIn, session: SessionDep, placing: IntakeDep
 ) -> dict[str, str]:
     """Dispatched, delivered or exception: passed to the order's workflow."""
     order_id, _, centre = shipment_id.partition("-")
@@ -34,9 +34,10 @@ async def post_carrier_event(
         shipment_id, CarrierEventKind(body.kind), body.at or datetime.now(UTC), body.detail
     )
     await ask_order(
-        temporal,
+        placing.temporal,
         order_id,
         lambda order: order.execute_update(OrderWorkflow.carrier_event, event),
         refused="Carrier event refused",
+        relay=placing.relay,
     )
     return {"shipment_id": shipment_id, "kind": body.kind, "status": "accepted"}

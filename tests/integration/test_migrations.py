@@ -150,6 +150,7 @@ async def test_downgrading_to_0001_keeps_the_orders_and_stock(empty_database_url
     assert await on_connection(empty_database_url, table_names) == tables_at_head - {
         "parcels",
         "stock_receipts",
+        "workflow_outbox",
     }
     assert await execute(
         empty_database_url, ["SELECT on_hand, available, reserved, shipped FROM stock"]

@@ -1,5 +1,6 @@
 """`doms bench`: measure DOMS. `intake` times order placement on a running system, one order
-at a time; `sourcing` times the sourcing decision alone, in process.
+at a time; `sourcing` times the sourcing decision alone, in process; `system` runs the whole
+benchmark on fresh embedded stacks of its own (doms/bench_system.py).
 
 httpx is imported only when a benchmark runs: every `doms` command builds this parser, and
 the processes that never benchmark should not need an HTTP client.
@@ -40,6 +41,9 @@ SOURCING_LINES = 10
 # finds one centre holding all of it and most decisions need the split search.
 SOURCING_STOCKED_SHARE = 0.7
 SOURCING_WARM_UP = 200
+
+# The phases of `doms bench system`, in the order they run (doms/bench_system.py).
+SYSTEM_PHASES = ("baseline", "e2e", "intake", "memory")
 
 PostOrder = Callable[[dict[str, Any]], str]  # sends one order body; returns the outcome
 
@@ -318,9 +322,17 @@ def run_sourcing(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_system(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here: it needs temporalio, psutil and httpx, which other commands do not.
+    from doms import bench_system
+
+    return bench_system.run_system(settings, args)
+
+
 BENCHMARKS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "intake": run_intake,
     "sourcing": run_sourcing,
+    "system": run_system,
 }
 
 
@@ -333,6 +345,32 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def positive_floats(text: str) -> list[float]:
+    """A comma-separated list of positive numbers, e.g. `50,100,200`."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected numbers like 50,100,200: {text!r}") from error
+    if not values or any(not value > 0 for value in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers like 50,100,200: {text!r}")
+    return values
+
+
+def phase_names(text: str) -> list[str]:
+    """Phases of `doms bench system` to skip, e.g. `memory` or `baseline,intake`."""
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    if not chosen or any(name not in SYSTEM_PHASES for name in chosen):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SYSTEM_PHASES)}; got {text!r}")
+    return list(dict.fromkeys(chosen))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -362,3 +400,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     sourcing.add_argument("--seed", type=int, default=42, help="seed of the network and orders")
     sourcing.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    _system_arguments(benchmarks)
+
+
+def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    system = benchmarks.add_parser(
+        "system",
+        help="the whole benchmark on fresh embedded stacks: baseline, end to end, intake, memory",
+        description="Start `doms up` on a fresh var dir and free ports (simulated delays off) "
+        "and measure: a baseline workflow of three regular activities on its Temporal server "
+        "(workflows/s); DOMS end to end through HTTP (orders/s, ratio to the baseline); "
+        "POST /orders latency at fixed arrival rates. Then start a second `doms up` where "
+        "orders stay in flight and read the worker's and the API's memory. Progress goes to "
+        "stderr, the figures and targets to stdout. Exit code 1 only when the run broke.",
+    )
+    system.add_argument(
+        "--orders", type=positive_int, default=1000, help="end-to-end orders (default 1000)"
+    )
+    system.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=50,
+        help="requests in flight when placing the end-to-end and in-flight orders (default 50)",
+    )
+    system.add_argument(
+        "--baseline-workflows", type=positive_int, default=1000, help="(default 1000)"
+    )
+    system.add_argument(
+        "--baseline-concurrency", type=positive_int, default=100, help="(default 100)"
+    )
+    system.add_argument(
+        "--rates",
+        type=positive_floats,
+        default=[50.0, 100.0, 200.0],
+        help="intake arrival rates, orders/s (default 50,100,200)",
+    )
+    system.add_argument(
+        "--rate-seconds", type=positive_float, default=10.0, help="per rate (default 10)"
+    )
+    system.add_argument(
+        "--in-flight",
+        type=positive_int,
+        default=10_000,
+        help="orders in flight when memory is read (default 10000)",
+    )
+    system.add_argument(
+        "--drain-timeout",
+        type=positive_float,
+        default=300.0,
+        help="seconds to wait for a phase's orders to be final (default 300)",
+    )
+    system.add_argument(
+        "--skip", type=phase_names, default=[], help=f"phases to skip: {', '.join(SYSTEM_PHASES)}"
+    )
+    system.add_argument("--seed", type=int, default=42, help="seed of the generated orders")
+    system.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")

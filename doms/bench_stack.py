@@ -1,0 +1,141 @@
+"""The stacks `doms bench system` measures: a fresh `doms up` on a var dir and ports of its
+own (doms/experiment.py's `System`), its processes found by command line, their CPU time and
+memory (psutil), and a network with stock enough for every order of the run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]  # psutil ships no type information
+
+from doms.experiment import START_ATTEMPTS, CellError, System
+from doms.local_system import local_system_env
+from doms.network_file import load_network_spec
+
+ROLES = ("temporal", "worker", "api")  # the long-running children of `doms up`
+BENCH = "bench"  # this process: the load generator, and the baseline's worker
+MB = 1_000_000  # the issue's targets are in MB; 10^6 bytes is the stricter reading
+_STOCK_LINE = re.compile(r"^units_per_sku\s*=\s*\d+\s*$", re.MULTILINE)
+
+
+class StackError(Exception):
+    """The stack could not be started or measured; the message says what and where."""
+
+
+@contextmanager
+def running_stack(
+    var_dir: Path, speedup: float, say: Callable[[str], None], **settings: str
+) -> Iterator[System]:
+    """A ready `doms up` with these DOMS_* settings (a second try on fresh ports if the
+    first cannot start: a port probed free may be taken before `doms up` binds it);
+    stopped on exit."""
+    failure = "not started"
+    for attempt in range(1, START_ATTEMPTS + 1):
+        run_dir = var_dir / f"start-{attempt}"
+        try:
+            system = System(run_dir, local_system_env(run_dir, speedup, **settings))
+        except RuntimeError as error:  # no free port
+            raise StackError(str(error)) from error
+        say(f"starting doms up (speedup {speedup:g}) in {run_dir}")
+        try:
+            system.start()
+        except CellError as error:
+            system.stop()
+            failure = str(error)
+            continue
+        try:
+            yield system
+        finally:
+            code = system.stop()
+            if code != 0:
+                say(f"warning: doms up exited with {code} when stopped; log: {system.log}")
+        return
+    raise StackError(failure)
+
+
+def role_of(cmdline: Sequence[str]) -> str | None:
+    """Which child of `doms up` a process is: doms/supervisor.py starts `python -m doms
+    worker` and `... api`, doms/temporal_server.py `temporal server start-dev ...`."""
+    if "server" in cmdline and "start-dev" in cmdline:
+        return "temporal"
+    for index in range(len(cmdline) - 2):
+        if cmdline[index : index + 2] == ["-m", "doms"] and cmdline[index + 2] in ROLES:
+            return cmdline[index + 2]
+    return None
+
+
+def stack_processes(system: System) -> dict[str, Any]:
+    """The temporal, worker and api processes of a running `doms up`, and this one."""
+    assert system.process is not None, "the stack is started"
+    found: dict[str, Any] = {}
+    for child in psutil.Process(system.process.pid).children(recursive=True):
+        try:
+            role = role_of(child.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):  # a short-lived helper
+            continue
+        if role is not None:
+            found[role] = child
+    if missing := [role for role in ROLES if role not in found]:
+        raise StackError(f"doms up has no {', '.join(missing)} process; log: {system.log}")
+    return {role: found[role] for role in ROLES} | {BENCH: psutil.Process()}
+
+
+def cpu_seconds(process: Any) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def rss_mb(process: Any) -> float:
+    return float(process.memory_info().rss) / MB
+
+
+def cores_used(cpu_before: float, cpu_after: float, wall_seconds: float) -> float:
+    """CPU seconds spent per second of wall time: 1.0 is one core busy throughout."""
+    return (cpu_after - cpu_before) / wall_seconds if wall_seconds > 0 else 0.0
+
+
+class CpuMeter:
+    """The cores each process used from its creation to `cores()`: what limits a phase."""
+
+    def __init__(self, processes: Mapping[str, Any]) -> None:
+        self._processes = dict(processes)
+        self._started = time.monotonic()
+        self._before = {name: cpu_seconds(process) for name, process in processes.items()}
+
+    def cores(self) -> dict[str, float]:
+        wall = time.monotonic() - self._started
+        try:
+            return {
+                name: round(cores_used(self._before[name], cpu_seconds(process), wall), 2)
+                for name, process in self._processes.items()
+            }
+        except psutil.NoSuchProcess as error:
+            raise StackError(f"a process of the stack exited: pid {error.pid}") from error
+
+
+def ample_stock(network_text: str, units: int) -> str:
+    """The network description with every regional centre stocking `units` of each SKU it
+    carries (the central one holds their sum), so no benchmark order lacks stock."""
+    scaled, count = _STOCK_LINE.subn(f"units_per_sku = {units}", network_text)
+    if count != 1:
+        raise StackError(f"the network file has {count} `units_per_sku = N` lines, not 1")
+    return scaled
+
+
+def bench_network_file(path: Path, base: Path | None, units: int) -> Path:
+    """Write the `base` network (None: the packaged default) with ample stock to `path`."""
+    if base is None:
+        text = resources.files("doms").joinpath("networks", "default.toml").read_text("utf-8")
+    else:
+        text = base.read_text("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ample_stock(text, units), "utf-8")
+    load_network_spec(path)  # checked whole now rather than by a failing `doms up`
+    return path

@@ -1,0 +1,529 @@
+"""`doms bench system`: the issue's benchmark in one run, on fresh embedded stacks.
+
+Two stacks run one after the other, each a `doms up` on a var dir and ports of its own:
+
+- the *fast* stack, simulated delays off (orders skip their handling and transit timers), for
+  1. the baseline: Temporal's reference order shape on the same server (bench_baseline.py);
+  2. DOMS end to end: orders through HTTP until each is final, and the ratio to the baseline;
+  3. intake: POST /orders latency at fixed arrival rates, the worker busy with those orders;
+- the *slow* stack, delays on and a simulated hour lasting a real hour, so that the orders
+  placed on it stay in flight while
+  4. memory: the worker's and the API's resident memory is read.
+
+Both stacks stock every SKU amply (bench_stack.ample_stock): no order is refused for want of
+stock, so every accepted order runs its whole course. The CPU each process used is recorded
+per phase, to show what limits it. Targets not met are reported, not failures; the exit code
+is 1 only when the run broke (a stack did not start, an end-to-end order failed or never
+finished, the in-flight orders never showed up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import signal
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from domain.orders import FINAL_STATUSES, OrderStatus
+from doms.bench_baseline import BaselineFigures, run_baseline
+from doms.bench_load import (
+    Connections,
+    LatencyFigures,
+    RateFigures,
+    arrival_offsets,
+    errors_by_outcome,
+    place_closed_loop,
+    place_open_loop,
+    rate_figures,
+)
+from doms.bench_stack import (
+    BENCH,
+    CpuMeter,
+    StackError,
+    bench_network_file,
+    rss_mb,
+    running_stack,
+    stack_processes,
+)
+from doms.experiment import System, machine
+from doms.network_file import NetworkFileError, load_network_spec
+from doms.settings import Settings
+from loadtest.orders import OrderGenerator
+
+FAST_SPEEDUP = 36_000.0  # matters only where delays still apply; a simulated hour is 0.1 s
+SLOW_SPEEDUP = 1.0  # a simulated hour is a real one: the memory phase's orders stay in flight
+STOCK_UNITS = 1_000_000
+TARGET_RATIO = 1.5
+TARGET_RATE = 200.0
+TARGET_P95_MS = 50.0
+TARGET_WORKER_MB = 300.0
+TARGET_API_MB = 150.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+# Open-loop requests beyond this many in flight wait for a connection; their latency still
+# counts from the time they were due. At 200 orders/s it is a second's worth of requests.
+CONNECTIONS = 256
+POLL_SECONDS = 0.2  # how often the order counts are read; the end-to-end time's resolution
+REPORT_EVERY_SECONDS = 5.0
+# The memory phase waits at most this long, plus a second per this many orders, for the
+# orders' workflows to show up in flight.
+SETTLE_SECONDS = 120.0
+SETTLE_ORDERS_PER_SECOND = 10.0
+IN_FLIGHT_QUERY = (
+    "WorkflowType = 'Order' AND ExecutionStatus = 'Running' "
+    f"AND OrderStatus IN ('{OrderStatus.ALLOCATED}', '{OrderStatus.BACKORDERED}')"
+)
+
+Say = Callable[[str], None]
+
+
+class BenchBroke(Exception):
+    """The run cannot go on or its figures mean nothing; the message says why."""
+
+
+@dataclass(frozen=True)
+class EndToEndFigures:
+    orders: int
+    concurrency: int
+    placed: int  # answered 201
+    errors: int
+    delivered: int
+    pending: int  # placed but not final when the wait gave up
+    seconds: float  # from the first POST to the moment every placed order was seen final
+    orders_per_second: float  # delivered orders per second of that time
+    placing: LatencyFigures
+    ratio_to_baseline: float | None
+    cpu_cores: dict[str, float]
+    final_by_status: dict[str, int] = field(default_factory=dict)
+    errors_by_outcome: dict[str, int] = field(default_factory=dict)
+    target_ratio: float = TARGET_RATIO
+
+
+@dataclass(frozen=True)
+class IntakeRate:
+    figures: RateFigures
+    drain_seconds: float  # until this rate's orders were all final, after the last answer
+    pending_after_drain: int
+    cpu_cores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    in_flight: int  # orders asked for
+    placed: int
+    errors: int
+    running_workflows: int  # Order workflows running, allocated or backordered, when measured
+    placing_seconds: float
+    settle_seconds: float
+    rss_mb: dict[str, float]
+    errors_by_outcome: dict[str, int] = field(default_factory=dict)
+    target_worker_mb: float = TARGET_WORKER_MB
+    target_api_mb: float = TARGET_API_MB
+
+
+@dataclass
+class Run:
+    """What one `doms bench system` measured so far."""
+
+    args: argparse.Namespace
+    say: Say
+    generator: OrderGenerator
+    baseline: BaselineFigures | None = None
+    baseline_cpu: dict[str, float] | None = None
+    e2e: EndToEndFigures | None = None
+    intake: list[IntakeRate] = field(default_factory=list)
+    memory: MemoryFigures | None = None
+
+    def bodies(self, count: int) -> list[dict[str, Any]]:
+        """Drawn before a phase starts, so order generation is not timed."""
+        return [self.generator.next_order() for _ in range(count)]
+
+
+# --- order counts ---------------------------------------------------------------------------
+
+
+async def order_counts(http: httpx.AsyncClient) -> Counter[str]:
+    """Orders by status, all modes: GET /reports/performance, one grouped count."""
+    response = await http.get("/reports/performance")
+    if response.status_code != httpx.codes.OK:
+        raise BenchBroke(f"GET /reports/performance answered {response.status_code}")
+    return Counter(response.json()["total"]["by_status"])
+
+
+def final_count(counts: Counter[str]) -> int:
+    return sum(counts[status] for status in FINAL_STATUSES)
+
+
+async def wait_until_final(
+    http: httpx.AsyncClient, before: Counter[str], placed: int, within: float, say: Say
+) -> tuple[float, Counter[str], int]:
+    """Poll until `placed` more orders are final than in `before`, or `within` seconds pass:
+    (loop time the condition was seen, the status counts added since `before`, orders
+    still pending)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    next_report = loop.time() + REPORT_EVERY_SECONDS
+    while True:
+        added = await order_counts(http) - before
+        pending = max(0, placed - final_count(added))
+        now = loop.time()
+        if pending == 0 or now > deadline:
+            return now, added, pending
+        if now >= next_report:
+            say(f"  {pending} orders not final yet")
+            next_report = now + REPORT_EVERY_SECONDS
+        await asyncio.sleep(POLL_SECONDS)  # a polling interval, not a synchronisation
+
+
+# --- the phases -----------------------------------------------------------------------------
+
+
+async def baseline_phase(run: Run, system: System, processes: dict[str, Any]) -> None:
+    run.say(
+        f"baseline: {run.args.baseline_workflows} workflows of 3 activities, "
+        f"{run.args.baseline_concurrency} at a time"
+    )
+    client = await Client.connect(system.env["DOMS_TEMPORAL_ADDRESS"])
+    # The baseline's worker runs in this process, so the DOMS worker and API idle meanwhile.
+    meter = CpuMeter({name: processes[name] for name in ("temporal", BENCH)})
+    run.baseline = await run_baseline(
+        client, run.args.baseline_workflows, run.args.baseline_concurrency, run.say
+    )
+    run.baseline_cpu = meter.cores()
+
+
+async def e2e_phase(
+    run: Run, http: httpx.AsyncClient, connections: Connections, processes: dict[str, Any]
+) -> None:
+    args = run.args
+    run.say(f"e2e: {args.orders} orders, {args.concurrency} at a time, until each is final")
+    bodies = run.bodies(args.orders)
+    before = await order_counts(http)
+    loop = asyncio.get_running_loop()
+    meter = CpuMeter(processes)
+    started = loop.time()
+    shots = await place_closed_loop(
+        connections.post_order,
+        bodies,
+        args.concurrency,
+        _progress(run.say, "e2e: placed", args.orders),
+    )
+    placed = sum(shot.placed for shot in shots)
+    seen_at, added, pending = await wait_until_final(
+        http, before, placed, args.drain_timeout, run.say
+    )
+    seconds = seen_at - started
+    delivered = added[OrderStatus.DELIVERED]
+    errors = errors_by_outcome(shots)
+    baseline = run.baseline.workflows_per_second if run.baseline else None
+    rate = delivered / seconds
+    run.e2e = EndToEndFigures(
+        orders=len(shots),
+        concurrency=args.concurrency,
+        placed=placed,
+        errors=sum(errors.values()),
+        delivered=delivered,
+        pending=pending,
+        seconds=seconds,
+        orders_per_second=rate,
+        placing=LatencyFigures.of(shots),
+        ratio_to_baseline=rate / baseline if baseline else None,
+        cpu_cores=meter.cores(),
+        final_by_status=dict(sorted(added.items())),
+        errors_by_outcome=errors,
+    )
+
+
+async def intake_phase(
+    run: Run, http: httpx.AsyncClient, connections: Connections, processes: dict[str, Any]
+) -> None:
+    """Each rate starts on an idle worker: the orders of the rate before are final first."""
+    args = run.args
+    for rate in args.rates:
+        offsets = arrival_offsets(rate, args.rate_seconds)
+        run.say(f"intake: {rate:g} orders/s for {args.rate_seconds:g} s ({len(offsets)} orders)")
+        bodies = run.bodies(len(offsets))
+        before = await order_counts(http)
+        meter = CpuMeter(processes)
+        shots = await place_open_loop(connections.post_order, bodies, offsets)
+        cpu = meter.cores()
+        figures = rate_figures(rate, args.rate_seconds, shots)
+        run.say(
+            f"  p95 {figures.latency.p95_ms:.1f} ms, {figures.errors} errors; "
+            "waiting until its orders are final"
+        )
+        answered = asyncio.get_running_loop().time()
+        seen_at, _, pending = await wait_until_final(
+            http, before, figures.placed, args.drain_timeout, run.say
+        )
+        run.intake.append(IntakeRate(figures, seen_at - answered, pending, cpu))
+
+
+async def memory_phase(run: Run, system: System, processes: dict[str, Any]) -> None:
+    args = run.args
+    run.say(f"memory: {args.in_flight} orders, {args.concurrency} at a time, kept in flight")
+    bodies = run.bodies(args.in_flight)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with _connections(system, args.concurrency) as connections:
+        shots = await place_closed_loop(
+            connections.post_order,
+            bodies,
+            args.concurrency,
+            _progress(run.say, "memory: placed", args.in_flight),
+        )
+    placing_seconds = loop.time() - started
+    placed = sum(shot.placed for shot in shots)
+    client = await Client.connect(system.env["DOMS_TEMPORAL_ADDRESS"])
+    within = SETTLE_SECONDS + placed / SETTLE_ORDERS_PER_SECOND
+    running = await _wait_in_flight(client, placed, within, run.say)
+    errors = errors_by_outcome(shots)
+    run.memory = MemoryFigures(
+        in_flight=args.in_flight,
+        placed=placed,
+        errors=sum(errors.values()),
+        running_workflows=running,
+        placing_seconds=placing_seconds,
+        settle_seconds=loop.time() - started - placing_seconds,
+        rss_mb={role: round(rss_mb(processes[role]), 1) for role in ("worker", "api", "temporal")},
+        errors_by_outcome=errors,
+    )
+
+
+async def _wait_in_flight(client: Client, placed: int, within: float, say: Say) -> int:
+    """Wait until every placed order's workflow has run its first steps (Temporal's
+    visibility shows it allocated): the worker has then seen each of them once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    next_report = loop.time() + REPORT_EVERY_SECONDS
+    while (running := (await client.count_workflows(IN_FLIGHT_QUERY)).count) < placed:
+        if loop.time() > deadline:
+            raise BenchBroke(
+                f"only {running} of {placed} order workflows were in flight after {within:.0f} s"
+            )
+        if loop.time() >= next_report:
+            say(f"  {running}/{placed} order workflows in flight")
+            next_report = loop.time() + REPORT_EVERY_SECONDS
+        await asyncio.sleep(POLL_SECONDS)  # a polling interval, not a synchronisation
+    return running
+
+
+def _progress(say: Say, what: str, count: int) -> Callable[[int], None]:
+    from doms.bench import progress_points
+
+    points = progress_points(count)
+    return lambda done: say(f"{what} {done}/{count}") if done in points else None
+
+
+def _connections(system: System, count: int) -> Connections:
+    return Connections(system.url, count, REQUEST_TIMEOUT_SECONDS)
+
+
+# --- the stacks -----------------------------------------------------------------------------
+
+
+async def fast_stack_phases(run: Run, system: System) -> None:
+    processes = stack_processes(system)
+    skip = set(run.args.skip)
+    if "baseline" not in skip:
+        await baseline_phase(run, system, processes)
+    connections = _connections(system, max(CONNECTIONS, run.args.concurrency))
+    async with (
+        httpx.AsyncClient(base_url=system.url, timeout=REQUEST_TIMEOUT_SECONDS) as http,
+        connections,
+    ):
+        if "e2e" not in skip:
+            await e2e_phase(run, http, connections, processes)
+        if "intake" not in skip:
+            await intake_phase(run, http, connections, processes)
+
+
+def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
+    skip = set(run.args.skip)
+    settings = {"DOMS_NETWORK_FILE": str(network)}
+    if not {"baseline", "e2e", "intake"} <= skip:
+        fast = {**settings, "DOMS_SIMULATED_DELAYS": "false"}
+        with running_stack(work_dir / "fast", FAST_SPEEDUP, run.say, **fast) as system:
+            asyncio.run(fast_stack_phases(run, system))
+    if "memory" not in skip:
+        with running_stack(work_dir / "slow", SLOW_SPEEDUP, run.say, **settings) as system:
+            asyncio.run(memory_phase(run, system, stack_processes(system)))
+
+
+def broken(run: Run) -> str | None:
+    """Why the figures cannot be trusted, if they cannot."""
+    e2e, memory = run.e2e, run.memory
+    if e2e is not None and (e2e.errors or e2e.pending or e2e.delivered < e2e.placed):
+        return (
+            f"e2e: {e2e.errors} errors, {e2e.delivered} of {e2e.placed} placed orders "
+            f"delivered, {e2e.pending} not final"
+        )
+    if memory is not None and memory.errors:
+        return f"memory: {memory.errors} of {memory.in_flight} orders were not placed"
+    return None
+
+
+def run_system(settings: Settings, args: argparse.Namespace) -> int:
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    load_network_spec(settings.network_file)  # a bad network file: a message, exit 2 (cli.py)
+    work_dir = Path(tempfile.mkdtemp(prefix="doms-bench-system-"))
+    run = Run(args, say, OrderGenerator(args.seed))
+    failure: str | None = None
+    interrupted = False
+    signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: the running stack too
+    try:
+        network = bench_network_file(work_dir / "network.toml", settings.network_file, STOCK_UNITS)
+        run_stacks(run, work_dir, network)
+    except (StackError, BenchBroke, NetworkFileError, httpx.HTTPError) as error:
+        failure = str(error) or repr(error)
+    except KeyboardInterrupt:  # the stack is stopped by now; report the phases done
+        interrupted, failure = True, "interrupted"
+    failure = failure or broken(run)
+    print(result_block(run))
+    if args.json:
+        args.json.write_text(json.dumps(figures_json(run, failure), indent=2))
+    if failure:
+        print(f"doms bench system: {failure}; state and logs kept in {work_dir}", file=sys.stderr)
+        return 130 if interrupted else 1
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def figures_json(run: Run, failure: str | None) -> dict[str, Any]:
+    args = run.args
+    e2e, memory, at_target = run.e2e, run.memory, target_rate(run.intake)
+    return {
+        "benchmark": "system",
+        "parameters": {
+            "orders": args.orders,
+            "concurrency": args.concurrency,
+            "baseline_workflows": args.baseline_workflows,
+            "baseline_concurrency": args.baseline_concurrency,
+            "rates": args.rates,
+            "rate_seconds": args.rate_seconds,
+            "in_flight": args.in_flight,
+            "skip": args.skip,
+            "seed": args.seed,
+            "fast_stack": {"speedup": FAST_SPEEDUP, "simulated_delays": False},
+            "slow_stack": {"speedup": SLOW_SPEEDUP, "simulated_delays": True},
+            "stock_units_per_sku": STOCK_UNITS,
+            "latency_measured_from": "due time (open loop), slot time (closed loop)",
+        },
+        "machine": machine(),
+        "baseline": run.baseline and {**asdict(run.baseline), "cpu_cores": run.baseline_cpu},
+        "e2e": e2e and asdict(e2e),
+        "intake": [asdict(rate) for rate in run.intake],
+        "memory": memory and asdict(memory),
+        "targets": {
+            "e2e_ratio": met_target(
+                e2e.ratio_to_baseline if e2e else None, TARGET_RATIO, at_least=True
+            ),
+            "intake_p95_ms_at_200": met_target(
+                at_target.figures.latency.p95_ms if at_target else None, TARGET_P95_MS
+            ),
+            "worker_rss_mb": met_target(
+                memory.rss_mb["worker"] if memory else None, TARGET_WORKER_MB
+            ),
+            "api_rss_mb": met_target(memory.rss_mb["api"] if memory else None, TARGET_API_MB),
+        },
+        "error": failure,
+    }
+
+
+def met_target(value: float | None, target: float, at_least: bool = False) -> dict[str, Any]:
+    met = None if value is None else (value >= target if at_least else value <= target)
+    return {"value": value, "target": target, "met": met}
+
+
+def target_rate(rates: list[IntakeRate]) -> IntakeRate | None:
+    return next((rate for rate in rates if rate.figures.rate == TARGET_RATE), None)
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def _cores(cpu: dict[str, float] | None) -> tuple[str, str]:
+    return "  CPU (cores)", ", ".join(f"{name} {cores:.2f}" for name, cores in (cpu or {}).items())
+
+
+def result_block(run: Run) -> str:
+    rows: list[tuple[str, str]] = []
+    if (base := run.baseline) is not None:
+        rows.append(
+            ("baseline", f"{base.workflows} workflows of 3 activities in {base.seconds:.1f} s: "
+             f"{base.workflows_per_second:.1f} workflows/s")
+        )  # fmt: skip
+        rows.append(_cores(run.baseline_cpu))
+    if (e2e := run.e2e) is not None:
+        rows.append(
+            ("e2e", f"{e2e.placed}/{e2e.orders} placed, {e2e.errors} errors, {e2e.delivered} "
+             f"delivered in {e2e.seconds:.1f} s: {e2e.orders_per_second:.1f} orders/s")
+        )  # fmt: skip
+        if e2e.ratio_to_baseline is not None:
+            met = verdict(e2e.ratio_to_baseline >= TARGET_RATIO)
+            ratio = f"{e2e.ratio_to_baseline:.2f} x baseline; target >= {TARGET_RATIO:g}: {met}"
+            rows.append(("  ratio", ratio))
+        rows.append(("  POST /orders", _latencies(e2e.placing)))
+        rows.append(_cores(e2e.cpu_cores))
+    for rate in run.intake:
+        rows.extend(_rate_rows(rate))
+    if run.intake and target_rate(run.intake) is None:
+        rows.append(("  target", f"p95 <= {TARGET_P95_MS:g} ms at {TARGET_RATE:g}/s: not run"))
+    if (memory := run.memory) is not None:
+        worker, api = memory.rss_mb["worker"], memory.rss_mb["api"]
+        rows.append(("memory", f"{memory.running_workflows} orders in flight"))
+        rows.append(
+            ("  worker RSS", f"{worker:.1f} MB; target <= {TARGET_WORKER_MB:g} MB: "
+             f"{verdict(worker <= TARGET_WORKER_MB)}")
+        )  # fmt: skip
+        rows.append(
+            ("  API RSS", f"{api:.1f} MB; target <= {TARGET_API_MB:g} MB: "
+             f"{verdict(api <= TARGET_API_MB)}")
+        )  # fmt: skip
+        rows.append(("  Temporal RSS", f"{memory.rss_mb['temporal']:.1f} MB"))
+    return "\n".join(f"{label:<16}{value}" for label, value in rows)
+
+
+def _latencies(latency: LatencyFigures) -> str:
+    return (
+        f"p50 {latency.p50_ms:.1f}, p95 {latency.p95_ms:.1f}, p99 {latency.p99_ms:.1f}, "
+        f"max {latency.max_ms:.1f} ms"
+    )
+
+
+def _rate_rows(rate: IntakeRate) -> list[tuple[str, str]]:
+    figures, latency = rate.figures, rate.figures.latency
+    rows = [
+        (
+            f"intake {figures.rate:g}/s",
+            f"{figures.sent} sent, {figures.errors} errors, "
+            f"{figures.achieved_per_second:.1f}/s achieved; {_latencies(latency)}",
+        ),
+        ("  send lag", f"max {figures.max_send_lag_ms:.1f} ms before leaving, counted above"),
+        ("  drain", f"{rate.drain_seconds:.1f} s; {rate.pending_after_drain} not final"),
+        _cores(rate.cpu_cores),
+    ]
+    if figures.rate == TARGET_RATE:
+        met = verdict(latency.p95_ms <= TARGET_P95_MS)
+        rows.append(("  target", f"p95 <= {TARGET_P95_MS:g} ms at {TARGET_RATE:g}/s: {met}"))
+    return rows

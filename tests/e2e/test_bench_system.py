@@ -1,0 +1,72 @@
+"""`doms bench system` end to end, at a tiny scale: it starts its own stacks, so no fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCH_TIMEOUT_SECONDS = 180  # two `doms up` starts on a busy machine are most of it
+ORDERS, BASELINE, RATES, RATE_SECONDS, IN_FLIGHT = 30, 30, (5, 10), 2, 50
+
+
+async def bench_system(*args: str) -> tuple[int, str, str]:
+    """Run `python -m doms bench system ARGS` to the end: (exit code, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "doms", "bench", "system", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), BENCH_TIMEOUT_SECONDS)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+def assert_ordered_latencies(latency: dict[str, float]) -> None:
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+
+
+async def test_one_small_run_reports_every_phase_and_target(tmp_path: Path) -> None:
+    figures_path = tmp_path / "system.json"
+
+    code, out, err = await bench_system(
+        "--orders", str(ORDERS), "--baseline-workflows", str(BASELINE),
+        "--rates", ",".join(map(str, RATES)), "--rate-seconds", str(RATE_SECONDS),
+        "--in-flight", str(IN_FLIGHT), "--json", str(figures_path),
+    )  # fmt: skip
+
+    assert code == 0, err
+    figures: dict[str, Any] = json.loads(figures_path.read_text())
+    assert figures["error"] is None
+
+    baseline = figures["baseline"]
+    assert baseline["workflows"] == BASELINE and baseline["workflows_per_second"] > 0
+    assert baseline["cpu_cores"]["temporal"] > 0
+
+    e2e = figures["e2e"]
+    assert (e2e["orders"], e2e["placed"], e2e["delivered"]) == (ORDERS, ORDERS, ORDERS)
+    assert (e2e["errors"], e2e["pending"]) == (0, 0)
+    assert e2e["final_by_status"] == {"delivered": ORDERS}
+    assert e2e["orders_per_second"] > 0
+    assert e2e["ratio_to_baseline"] == e2e["orders_per_second"] / baseline["workflows_per_second"]
+    assert_ordered_latencies(e2e["placing"])
+    assert set(e2e["cpu_cores"]) == {"temporal", "worker", "api", "bench"}
+
+    assert [rate["figures"]["rate"] for rate in figures["intake"]] == list(RATES)
+    for rate in figures["intake"]:
+        assert rate["figures"]["sent"] == rate["figures"]["rate"] * RATE_SECONDS
+        assert rate["figures"]["placed"] == rate["figures"]["sent"]
+        assert rate["figures"]["achieved_per_second"] > 0
+        assert_ordered_latencies(rate["figures"]["latency"])
+        assert rate["pending_after_drain"] == 0
+
+    memory = figures["memory"]
+    assert (memory["placed"], memory["running_workflows"]) == (IN_FLIGHT, IN_FLIGHT)
+    assert all(memory["rss_mb"][role] > 0 for role in ("worker", "api", "temporal"))
+
+    targets = figures["targets"]
+    assert targets["intake_p95_ms_at_200"]["met"] is None  # 200/s was not asked for
+    assert all(targets[name]["met"] in (True, False) for name in ("e2e_ratio", "api_rss_mb"))
+    assert "target >= 1.5" in out and "worker RSS" in out and "intake 10/s" in out
+    assert "e2e: placed 30/30" in err  # progress goes to stderr

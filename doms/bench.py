@@ -453,5 +453,11 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
     system.add_argument(
         "--skip", type=phase_names, default=[], help=f"phases to skip: {', '.join(SYSTEM_PHASES)}"
     )
+    system.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the stacks' app database (default: a fresh SQLite file each); a PostgreSQL "
+        "database should be empty, since its orders count in the figures",
+    )
     system.add_argument("--seed", type=int, default=42, help="seed of the generated orders")
     system.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")

@@ -351,6 +351,8 @@ async def fast_stack_phases(run: Run, system: System) -> None:
 def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
     skip = set(run.args.skip)
     settings = {"DOMS_NETWORK_FILE": str(network)}
+    if run.args.database_url:
+        settings["DOMS_DATABASE_URL"] = run.args.database_url
     if not {"baseline", "e2e", "intake"} <= skip:
         fast = {**settings, "DOMS_SIMULATED_DELAYS": "false"}
         with running_stack(work_dir / "fast", FAST_SPEEDUP, run.say, **fast) as system:

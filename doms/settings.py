@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="Off: orders skip the handling and transit timers (for benchmarks); "
         "their modelled hours are still reported.",
     )
+    workflow_cache_size: int = Field(
+        500,
+        ge=0,
+        description="Order workflows a worker keeps in memory between their steps; an evicted "
+        "one is replayed from its history at its next step. Trades memory for CPU.",
+    )
     intake: IntakeMode = Field(
         "outbox",
         description="outbox: POST /orders sources and reserves in the app database and a "

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test layer: a migrated and seeded app database, Temporal servers."""
+"""Fixtures shared by every test layer: app databases, the PostgreSQL server, Temporal servers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from postgres import POSTGRES_URL, PostgresServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
@@ -36,6 +37,14 @@ async def sqlite_url(tmp_path: Path) -> str:
     await asyncio.to_thread(upgrade_to_head, url)
     await seed_network_spec(url)
     return url
+
+
+@pytest.fixture(scope="session")
+async def postgres_server() -> AsyncIterator[PostgresServer]:
+    """The tests' PostgreSQL server; when it is unreachable, their tests skip or fail."""
+    server = PostgresServer(POSTGRES_URL)
+    yield server
+    await server.close()
 
 
 @pytest.fixture

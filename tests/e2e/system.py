@@ -15,11 +15,18 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from postgres import BACKENDS, PostgresServer
 
 from doms.local_system import local_system_env
+from doms.settings import Settings
 
 T = TypeVar("T")
 START_TIMEOUT_SECONDS = 90.0
+# A module mark: its tests run on a `fast_system` (conftest.py) with the app database on SQLite,
+# then again on PostgreSQL. Every test of the module must use `fast_system`.
+on_sqlite_and_postgres = pytest.mark.parametrize(
+    "fast_system", BACKENDS, indirect=True, scope="module"
+)
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float, what: str) -> T:
@@ -47,6 +54,12 @@ class RunningSystem:
     @property
     def temporal_address(self) -> str:
         return self.env["DOMS_TEMPORAL_ADDRESS"]
+
+    @property
+    def database_url(self) -> str:
+        """The app database this `doms up` was given, or its default."""
+        given = Settings(var_dir=self.var_dir, database_url=self.env.get("DOMS_DATABASE_URL"))
+        return given.app_database_url
 
     async def start(self) -> float:
         """Start `doms up` and return the seconds until /readyz answered."""
@@ -82,8 +95,22 @@ class RunningSystem:
         return (self.var_dir / "up.log").read_text()[-3000:]
 
 
-def system_env(var_dir: Path, speedup: float) -> dict[str, str]:
-    return local_system_env(var_dir, speedup)
+def system_env(var_dir: Path, speedup: float, **settings: str) -> dict[str, str]:
+    return local_system_env(var_dir, speedup, **settings)
+
+
+@asynccontextmanager
+async def app_database(backend: str, server: PostgresServer) -> AsyncIterator[dict[str, str]]:
+    """The DOMS_* settings of an app database on `backend` ("sqlite" or "postgres").
+
+    SQLite is the default, a file in the var dir; on PostgreSQL it is a throwaway database,
+    dropped on exit, that `doms up` migrates and seeds as it starts.
+    """
+    if backend == "sqlite":
+        yield {}
+    else:
+        async with server.throwaway_database() as url:
+            yield {"DOMS_DATABASE_URL": url}
 
 
 PROBLEM_JSON = "application/problem+json"

@@ -7,9 +7,18 @@ from typing import Any
 
 import httpx
 import pytest
-from system import RunningSystem, eventually, fields_named, problem, stock_of
+from system import (
+    RunningSystem,
+    eventually,
+    fields_named,
+    on_sqlite_and_postgres,
+    problem,
+    stock_of,
+)
 
 from doms.network_file import load_network_spec
+
+pytestmark = on_sqlite_and_postgres
 
 DOMESTIC_REGIONAL = {"sea", "oak", "dfw", "ord", "atl", "ewr"}
 NEW_YORK = {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99}

@@ -6,8 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
-from system import RunningSystem, eventually
+from sqlalchemy import select
+from system import RunningSystem, eventually, on_sqlite_and_postgres
 from temporalio.client import Client
+
+from store.db import create_engine
+from store.models import OrderRow, ParcelRow
+
+pytestmark = on_sqlite_and_postgres
 
 ORDER = {
     "customer_id": "c-42",
@@ -68,6 +74,27 @@ async def test_an_order_is_placed_delivered_and_rated(http: httpx.AsyncClient) -
     assert first.status_code == 201 and first.json()["overall"] == 5
     assert second.status_code == 409
     assert second.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_order_is_kept_in_the_app_database_doms_up_was_given(
+    http: httpx.AsyncClient, fast_system: RunningSystem
+) -> None:
+    order = (await http.post("/orders", json=ORDER)).json()
+    await delivered(http, order["order_id"])
+
+    engine = create_engine(fast_system.database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(OrderRow.status, ParcelRow.fc_id, ParcelRow.state)
+                .join(ParcelRow, ParcelRow.order_id == OrderRow.order_id)
+                .where(OrderRow.order_id == order["order_id"])
+            )
+            stored = [tuple(row) for row in rows]
+    finally:
+        await engine.dispose()
+
+    assert stored == [("delivered", "ewr", "shipped")]
 
 
 async def test_the_temporal_ui_can_find_the_order_by_its_search_attributes(

@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from system import RunningSystem, eventually, fields_named, problem
+from system import RunningSystem, eventually, fields_named, on_sqlite_and_postgres, problem
+
+pytestmark = on_sqlite_and_postgres
 
 MANHATTAN = {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99}
 LONDON = {"country": "GB", "postal_code": "EC1A 1BB", "lat": 51.52, "lon": -0.1}

@@ -107,6 +107,9 @@ class ReleaseInput:
     status: OrderStatus
     reason: str
     at: datetime
+    # For the metrics' labels; None in histories recorded before they were added.
+    order_type: OrderType | None = None
+    mode: Mode | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class ShipInput:
     handling_hours: float
     ready_at: datetime  # when handling ended and the FC's worker was asked to ship
     speedup: float
+    order_type: OrderType | None = None  # for the metrics' labels, as in ReleaseInput
+    mode: Mode | None = None
 
 
 @dataclass(frozen=True)

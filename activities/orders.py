@@ -26,6 +26,8 @@ from domain.network_spec import NetworkSpec
 from domain.orders import Destination, OrderLine, OrderStatus
 from domain.sourcing import SourcingDecision, source, unknown_skus
 from domain.timings import order_hours, shipping_hours
+from observability import metrics
+from observability.trace_context import current_trace_id
 from store import inventory
 from store.orders import (
     NewOrder,
@@ -88,7 +90,9 @@ class OrderActivities:
                 command.decided_at,
                 decision.as_dict(),
             ):
-                return _allocated(order, decision, promise, command.decided_at)
+                placement = _allocated(order, decision, promise, command.decided_at)
+                _count_outcome(order, placement)
+                return placement
         recorded = await self._writes.allocation_of(order.order_id)
         assert recorded is not None
         return _placement_from(order, recorded)
@@ -117,7 +121,8 @@ class OrderActivities:
     @activity.defn(name="release")
     async def release(self, command: ReleaseInput) -> None:
         """Compensation: unshipped units go back to stock; safe to repeat."""
-        await self._writes.release(command.order_id, command.status, command.reason, command.at)
+        if await self._writes.release(command.order_id, command.status, command.reason, command.at):
+            metrics.count_order(command.status, command.order_type, command.mode)
 
     @activity.defn(name="ship")
     async def ship(self, command: ShipInput) -> Dispatch:
@@ -139,15 +144,30 @@ class OrderActivities:
                 type="NotReserved",
                 non_retryable=True,
             )
+        metrics.count_order(
+            OrderStatus.SHIPPED, command.order_type, command.mode, command.fulfilment_centre
+        )
         return Dispatch(shipment_id, dispatched_at, hours)
 
     @activity.defn(name="record_delivery")
     async def record_delivery(self, command: DeliveryInput) -> None:
-        await self._writes.record_delivery(
+        delivered = await self._writes.record_delivery(
             command.order_id, command.delivered_at, command.delivery_hours
         )
+        if delivered is not None:  # not a repeat
+            metrics.count_order(OrderStatus.DELIVERED, delivered.order_type, delivered.mode)
+            metrics.observe_phases(delivered.order_type, delivered.mode, delivered.timings)
 
     async def _place(self, request: OrderRequest, order: NewOrder, at: datetime) -> Placement:
+        """Decide and record a new order, then count it."""
+        placement = await self._decide_and_record(request, order, at)
+        metrics.count_order(metrics.PLACED, order.order_type, order.mode)
+        _count_outcome(order, placement)
+        return placement
+
+    async def _decide_and_record(
+        self, request: OrderRequest, order: NewOrder, at: datetime
+    ) -> Placement:
         for _ in range(SOURCING_ATTEMPTS):
             decision = await self._decide(order, order.destination)
             if decision.unknown_skus:
@@ -224,7 +244,15 @@ def _new_order(request: OrderRequest, placed_at: datetime) -> NewOrder:
         lines=tuple(request.lines),
         speedup=request.speedup,
         placed_at=placed_at,
+        trace_id=current_trace_id(),  # the request's, or the workflow's that carries it on
     )
+
+
+def _count_outcome(order: NewOrder, placement: Placement) -> None:
+    """Allocated counts at each FC of the order; backordered and rejected once."""
+    centres = [a.fulfilment_centre for a in placement.allocations] or [""]
+    for centre in centres:
+        metrics.count_order(placement.status, order.order_type, order.mode, centre)
 
 
 def _reservations(decision: Decision) -> list[ParcelReservation]:

@@ -8,14 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from activities.orders import OrderActivities
 from api.intake import Intake
 from api.problems import install_problem_handlers
-from api.routes import health, inventory, orders, reports, shipments, surveys
+from api.routes import health, inventory, metrics, orders, reports, shipments, surveys
 from doms.network_file import load_network_spec
 from doms.settings import Settings
+from observability.metrics import IntakeTimer
+from observability.tracing import flush_spans, temporal_interceptors, trace_app, trace_engine
 from store.db import create_engine, session_factory
 from workflows.relay import OutboxRelay
 
@@ -33,17 +36,24 @@ async def _running(relay: OutboxRelay | None) -> AsyncIterator[None]:
                 await task
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """The API; traced (requests, Temporal calls, SQL) when given a tracer provider."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.app_database_url)
+        trace_engine(engine, tracer_provider)
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
         # Lazy: the API starts (and /readyz says why it is not ready) even before Temporal.
         app.state.temporal = temporal = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            lazy=True,
+            interceptors=temporal_interceptors(tracer_provider),
         )
         placing = OrderActivities(app.state.sessions, load_network_spec(settings.network_file))
         relay = None
@@ -53,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with _running(relay):
             yield
         await engine.dispose()
+        await flush_spans(tracer_provider)
 
     app = FastAPI(
         title="DOMS — Distributed Order Management System",
@@ -61,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (orders, surveys, inventory, shipments, reports, health):
+    trace_app(app, tracer_provider)
+    app.add_middleware(IntakeTimer)
+    for module in (orders, surveys, inventory, shipments, reports, health, metrics):
         app.include_router(module.router)
     return app

@@ -25,6 +25,7 @@ from api.problems import Problem, invalid_field
 from api.schemas import DestinationIn, OrderCreate
 from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destination_error
 from doms.settings import Settings
+from observability.trace_context import current_traceparent
 from store.orders import WorkflowStart
 from workflows.relay import OutboxRelay
 from workflows.starter import order_workflow_id, place_order
@@ -76,7 +77,8 @@ class Intake:
     async def _accept(self, request: OrderRequest, relay: OutboxRelay) -> Placement:
         at = datetime.now(UTC)
         request = dataclasses.replace(request, placed_at=at)
-        start = WorkflowStart(request_to_json(request))
+        # The relay starts the workflow in this request's trace (workflows/relay.py).
+        start = WorkflowStart(request_to_json(request), current_traceparent())
         placement = await self.placing.accept(request, at, start)
         _raise_if_not_placed(placement)
         relay.notify()

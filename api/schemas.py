@@ -115,6 +115,12 @@ class OrderPublic(BaseModel):
     sourcing: dict[str, Any] | None = Field(
         None, description="The sourcing decision: candidates considered and why this plan."
     )
+    trace_id: str | None = Field(
+        None,
+        description="The W3C trace id of the request that placed the order, when it was traced: "
+        "its workflow, activities and SQL statements are in that trace.",
+        pattern="^[0-9a-f]{32}$",
+    )
 
 
 class OrderPage(BaseModel):

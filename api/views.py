@@ -32,10 +32,13 @@ def order_from_view(view: OrderView) -> OrderPublic:
         failure_reason=view.failure_reason,
         timings=_timings(view.timings),
         sourcing=view.sourcing,
+        trace_id=view.trace_id,
     )
 
 
-def order_from_placement(request: OrderRequest, placement: Placement) -> OrderPublic:
+def order_from_placement(
+    request: OrderRequest, placement: Placement, trace_id: str | None = None
+) -> OrderPublic:
     return OrderPublic(
         order_id=request.order_id,
         customer_id=request.customer_id,
@@ -53,6 +56,7 @@ def order_from_placement(request: OrderRequest, placement: Placement) -> OrderPu
         failure_reason=placement.reason,
         timings=_timings(Timings(placement.order_hours, None, None)),
         sourcing=placement.sourcing,
+        trace_id=trace_id,
     )
 
 

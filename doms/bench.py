@@ -43,7 +43,7 @@ SOURCING_STOCKED_SHARE = 0.7
 SOURCING_WARM_UP = 200
 
 # The phases of `doms bench system`, in the order they run (doms/bench_system.py).
-SYSTEM_PHASES = ("baseline", "e2e", "intake", "memory")
+SYSTEM_PHASES = ("baseline", "e2e", "intake", "tracing", "memory")
 
 PostOrder = Callable[[dict[str, Any]], str]  # sends one order body; returns the outcome
 
@@ -406,13 +406,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     system = benchmarks.add_parser(
         "system",
-        help="the whole benchmark on fresh embedded stacks: baseline, end to end, intake, memory",
+        help="the whole benchmark on fresh embedded stacks: baseline, end to end, intake, "
+        "tracing, memory",
         description="Start `doms up` on a fresh var dir and free ports (simulated delays off) "
         "and measure: a baseline workflow of three regular activities on its Temporal server "
         "(workflows/s); DOMS end to end through HTTP (orders/s, ratio to the baseline); "
-        "POST /orders latency at fixed arrival rates. Then start a second `doms up` where "
-        "orders stay in flight and read the worker's and the API's memory. Progress goes to "
-        "stderr, the figures and targets to stdout. Exit code 1 only when the run broke.",
+        "POST /orders latency at fixed arrival rates. Then the same orders again on a `doms up` "
+        "tracing every order (OTLP/HTTP to a receiver of the bench's own): the throughput lost "
+        "to tracing. Then a `doms up` where orders stay in flight, to read the worker's and the "
+        "API's memory. Progress goes to stderr, the figures and targets to stdout. Exit code 1 "
+        "only when the run broke.",
     )
     system.add_argument(
         "--orders", type=positive_int, default=1000, help="end-to-end orders (default 1000)"

@@ -33,14 +33,15 @@ class StackError(Exception):
 def running_stack(
     var_dir: Path, speedup: float, say: Callable[[str], None], **settings: str
 ) -> Iterator[System]:
-    """A ready `doms up` with these DOMS_* settings (a second try on fresh ports if the
-    first cannot start: a port probed free may be taken before `doms up` binds it);
-    stopped on exit."""
+    """A ready `doms up` with these DOMS_* (and OTEL_*) settings (a second try on fresh
+    ports if the first cannot start: a port probed free may be taken before `doms up` binds
+    it); stopped on exit. OTEL_* settings of this process are not passed on: the bench
+    decides which stack is traced, and where its spans go."""
     failure = "not started"
     for attempt in range(1, START_ATTEMPTS + 1):
         run_dir = var_dir / f"start-{attempt}"
         try:
-            system = System(run_dir, local_system_env(run_dir, speedup, **settings))
+            system = System(run_dir, untraced(local_system_env(run_dir, speedup)) | settings)
         except RuntimeError as error:  # no free port
             raise StackError(str(error)) from error
         say(f"starting doms up (speedup {speedup:g}) in {run_dir}")
@@ -58,6 +59,10 @@ def running_stack(
                 say(f"warning: doms up exited with {code} when stopped; log: {system.log}")
         return
     raise StackError(failure)
+
+
+def untraced(env: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if not name.startswith("OTEL_")}
 
 
 def role_of(cmdline: Sequence[str]) -> str | None:

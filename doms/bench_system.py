@@ -1,16 +1,19 @@
 """`doms bench system`: the issue's benchmark in one run, on fresh embedded stacks.
 
-Two stacks run one after the other, each a `doms up` on a var dir and ports of its own:
+Three stacks run one after the other, each a `doms up` on a var dir and ports of its own:
 
 - the *fast* stack, simulated delays off (orders skip their handling and transit timers), for
   1. the baseline: Temporal's reference order shape on the same server (bench_baseline.py);
   2. DOMS end to end: orders through HTTP until each is final, and the ratio to the baseline;
   3. intake: POST /orders latency at fixed arrival rates, the worker busy with those orders;
+- the *traced* stack, the fast one with tracing on at 100% sampling to an OTLP receiver, for
+  4. tracing: phases 2 and 3 again, their throughput and latency beside the untraced ones
+     (doms/bench_tracing.py);
 - the *slow* stack, delays on and a simulated hour lasting a real hour, so that the orders
   placed on it stay in flight while
-  4. memory: the worker's and the API's resident memory is read.
+  5. memory: the worker's and the API's resident memory is read.
 
-Both stacks stock every SKU amply (bench_stack.ample_stock): no order is refused for want of
+Every stack stocks every SKU amply (bench_stack.ample_stock): no order is refused for want of
 stock, so every accepted order runs its whole course. The CPU each process used is recorded
 per phase, to show what limits it. Targets not met are reported, not failures; the exit code
 is 1 only when the run broke (a stack did not start, an end-to-end order failed or never
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # psutil ships no type information
 from temporalio.client import Client
 
 from domain.orders import FINAL_STATUSES, OrderStatus
@@ -55,6 +59,15 @@ from doms.bench_stack import (
     rss_mb,
     running_stack,
     stack_processes,
+)
+from doms.bench_tracing import (
+    TARGET_LOSS_PCT,
+    RateComparison,
+    TracingComparison,
+    comparison,
+    comparison_rows,
+    running_receiver,
+    traced_settings,
 )
 from doms.experiment import System, machine
 from doms.network_file import NetworkFileError, load_network_spec
@@ -143,6 +156,8 @@ class Run:
     e2e: EndToEndFigures | None = None
     intake: list[IntakeRate] = field(default_factory=list)
     memory: MemoryFigures | None = None
+    traced: Run | None = None  # the e2e and intake phases again, on the traced stack
+    tracing: TracingComparison | None = None
 
     def bodies(self, count: int) -> list[dict[str, Any]]:
         """Drawn before a phase starts, so order generation is not timed."""
@@ -332,8 +347,9 @@ def _connections(system: System, count: int) -> Connections:
 # --- the stacks -----------------------------------------------------------------------------
 
 
-async def fast_stack_phases(run: Run, system: System) -> None:
-    processes = stack_processes(system)
+async def fast_stack_phases(run: Run, system: System, others: dict[str, Any] | None = None) -> None:
+    """The phases of the fast stack; `others`: more processes whose CPU time counts."""
+    processes = stack_processes(system) | (others or {})
     skip = set(run.args.skip)
     if "baseline" not in skip:
         await baseline_phase(run, system, processes)
@@ -348,6 +364,26 @@ async def fast_stack_phases(run: Run, system: System) -> None:
             await intake_phase(run, http, connections, processes)
 
 
+def tracing_phase(run: Run, work_dir: Path, settings: dict[str, str]) -> None:
+    """The e2e and intake phases again, on a stack tracing every order, with the same orders
+    (same seed); then their figures beside the untraced ones."""
+    args = argparse.Namespace(**{**vars(run.args), "skip": [*run.args.skip, "baseline"]})
+    traced = run.traced = Run(args, run.say, OrderGenerator(args.seed))
+    run.say("tracing: the same phases on a stack tracing every order")
+    with running_receiver(work_dir / "otlp-receiver.log") as receiver:
+        otlp = {"otlp": psutil.Process(receiver.process.pid)}
+        env = {**settings, **traced_settings(receiver.url)}
+        with running_stack(work_dir / "traced", FAST_SPEEDUP, run.say, **env) as system:
+            asyncio.run(fast_stack_phases(traced, system, otlp))
+        counts = receiver.counts()  # the stack has stopped: its processes flushed their spans
+    e2e = (run.e2e, traced.e2e) if run.e2e is not None and traced.e2e is not None else None
+    rates = [
+        RateComparison(off.figures.rate, off.figures.latency, on.figures.latency)
+        for off, on in zip(run.intake, traced.intake, strict=True)
+    ]
+    run.tracing = comparison(counts, e2e, rates)
+
+
 def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
     skip = set(run.args.skip)
     settings = {"DOMS_NETWORK_FILE": str(network)}
@@ -357,6 +393,8 @@ def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
         fast = {**settings, "DOMS_SIMULATED_DELAYS": "false"}
         with running_stack(work_dir / "fast", FAST_SPEEDUP, run.say, **fast) as system:
             asyncio.run(fast_stack_phases(run, system))
+    if "tracing" not in skip and not {"e2e", "intake"} <= skip:
+        tracing_phase(run, work_dir, {**settings, "DOMS_SIMULATED_DELAYS": "false"})
     if "memory" not in skip:
         with running_stack(work_dir / "slow", SLOW_SPEEDUP, run.say, **settings) as system:
             asyncio.run(memory_phase(run, system, stack_processes(system)))
@@ -370,6 +408,10 @@ def broken(run: Run) -> str | None:
             f"e2e: {e2e.errors} errors, {e2e.delivered} of {e2e.placed} placed orders "
             f"delivered, {e2e.pending} not final"
         )
+    if run.traced is not None and (traced := broken(run.traced)):
+        return f"tracing: {traced}"
+    if run.tracing is not None and run.tracing.spans_received == 0:
+        return "tracing: the traced stack sent no spans to the receiver"
     if memory is not None and memory.errors:
         return f"memory: {memory.errors} of {memory.in_flight} orders were not placed"
     return None
@@ -435,6 +477,7 @@ def figures_json(run: Run, failure: str | None) -> dict[str, Any]:
         "e2e": e2e and asdict(e2e),
         "intake": [asdict(rate) for rate in run.intake],
         "memory": memory and asdict(memory),
+        "tracing": tracing_json(run),
         "targets": {
             "e2e_ratio": met_target(
                 e2e.ratio_to_baseline if e2e else None, TARGET_RATIO, at_least=True
@@ -446,8 +489,23 @@ def figures_json(run: Run, failure: str | None) -> dict[str, Any]:
                 memory.rss_mb["worker"] if memory else None, TARGET_WORKER_MB
             ),
             "api_rss_mb": met_target(memory.rss_mb["api"] if memory else None, TARGET_API_MB),
+            "tracing_throughput_loss_pct": met_target(
+                run.tracing.throughput_loss_pct if run.tracing else None, TARGET_LOSS_PCT
+            ),
         },
         "error": failure,
+    }
+
+
+def tracing_json(run: Run) -> dict[str, Any] | None:
+    """The comparison, and the traced stack's own figures in full."""
+    if run.tracing is None or run.traced is None:
+        return None
+    traced = run.traced
+    return {
+        **asdict(run.tracing),
+        "traced_e2e": traced.e2e and asdict(traced.e2e),
+        "traced_intake": [asdict(rate) for rate in traced.intake],
     }
 
 
@@ -491,6 +549,8 @@ def result_block(run: Run) -> str:
         rows.extend(_rate_rows(rate))
     if run.intake and target_rate(run.intake) is None:
         rows.append(("  target", f"p95 <= {TARGET_P95_MS:g} ms at {TARGET_RATE:g}/s: not run"))
+    if run.tracing is not None:
+        rows.extend(comparison_rows(run.tracing))
     if (memory := run.memory) is not None:
         worker, api = memory.rss_mb["worker"], memory.rss_mb["api"]
         rows.append(("memory", f"{memory.running_workflows} orders in flight"))

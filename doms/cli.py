@@ -44,10 +44,11 @@ def _api(settings: Settings, _: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from observability.tracing import configure_tracing
 
     configure_logging("api")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, configure_tracing("doms-api")),
         host=settings.api_host,
         port=settings.api_port,
         log_level="warning",

@@ -14,13 +14,17 @@ from pathlib import Path
 OWN_PORTS = range(20_000, 32_000)
 
 
-def free_port() -> int:
-    for port in random.sample(OWN_PORTS, 500):
+def free_port(taken: set[int] | None = None) -> int:
+    """A port nobody listens on now; with `taken`, also not one of those (and it is added)."""
+    taken = taken if taken is not None else set()
+    candidates = [port for port in OWN_PORTS if port not in taken]
+    for port in random.sample(candidates, min(500, len(candidates))):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            taken.add(port)
             return port
     raise RuntimeError(f"no free port in {OWN_PORTS.start}-{OWN_PORTS.stop - 1}")
 
@@ -31,12 +35,16 @@ def local_system_env(var_dir: Path, speedup: float, **settings: str) -> dict[str
     `settings` are further DOMS_* variables, e.g. DOMS_MODE="centralized".
     """
     env = {name: value for name, value in os.environ.items() if not name.startswith("DOMS_")}
+    taken: set[int] = set()  # probed ports are free but not yet bound: never hand one out twice
     env.update(
         DOMS_VAR_DIR=str(var_dir),
         DOMS_SPEEDUP=f"{speedup:g}",
-        DOMS_API_PORT=str(free_port()),
-        DOMS_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}",
-        DOMS_TEMPORAL_UI_PORT=str(free_port()),
+        DOMS_API_PORT=str(free_port(taken)),
+        DOMS_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port(taken)}",
+        DOMS_TEMPORAL_UI_PORT=str(free_port(taken)),
+        # The worker's Prometheus ports too: two systems on one machine must not share them.
+        DOMS_METRICS_PORT=str(free_port(taken)),
+        DOMS_TEMPORAL_METRICS_PORT=str(free_port(taken)),
         **settings,
     )
     return env

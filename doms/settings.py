@@ -75,6 +75,23 @@ class Settings(BaseSettings):
         description="outbox: POST /orders sources and reserves in the app database and a "
         "relay starts the workflow; workflow: update-with-start, the workflow sources.",
     )
+    metrics_port: int = Field(
+        9464,
+        ge=0,
+        le=65535,
+        description="Port of a worker's Prometheus /metrics (DOMS metrics); 0 turns it off. "
+        "The API serves /metrics on its own port.",
+    )
+    temporal_metrics_port: int = Field(
+        9465,
+        ge=0,
+        le=65535,
+        description="Port of a worker's Temporal SDK metrics (Prometheus); 0 turns it off.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Where a worker's two metrics ports listen; 0.0.0.0 in a container.",
+    )
     placement_timeout_seconds: float = Field(
         10.0, gt=0, description="How long POST /orders waits for the sourcing decision."
     )

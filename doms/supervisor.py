@@ -51,6 +51,12 @@ def ports_needed(settings: Settings) -> list[Port]:
         host = settings.temporal_host
         ports.append(Port(host, settings.temporal_port, "Temporal", "DOMS_TEMPORAL_ADDRESS"))
         ports.append(Port(host, settings.temporal_ui_port, "Temporal UI", "DOMS_TEMPORAL_UI_PORT"))
+    for number, purpose, setting in (
+        (settings.metrics_port, "worker metrics", "DOMS_METRICS_PORT"),
+        (settings.temporal_metrics_port, "Temporal SDK metrics", "DOMS_TEMPORAL_METRICS_PORT"),
+    ):
+        if number:  # 0 turns it off
+            ports.append(Port(settings.metrics_host, number, purpose, setting))
     return ports
 
 
@@ -213,10 +219,22 @@ class Supervisor:
             f"  API         {settings.api_url}\n"
             f"  API docs    {settings.api_url}/docs\n"
             f"{temporal}\n"
+            f"{_metrics_lines(settings)}"
             f"  logs        {settings.var_dir}/\n"
             "Ctrl-C stops everything.",
             flush=True,
         )
+
+
+def _metrics_lines(settings: Settings) -> str:
+    lines = f"  metrics     {settings.api_url}/metrics (API)\n"
+    for port, what in (
+        (settings.metrics_port, "worker"),
+        (settings.temporal_metrics_port, "Temporal SDK"),
+    ):
+        if port:
+            lines += f"              http://{settings.metrics_host}:{port}/metrics ({what})\n"
+    return lines
 
 
 def _say(message: str) -> None:

@@ -19,6 +19,8 @@ from activities.orders import OrderActivities
 from domain.network import Network
 from doms.network_file import load_network_spec
 from doms.settings import Settings
+from observability import metrics
+from observability.tracing import configure_tracing, temporal_interceptors, trace_engine
 from store.db import create_engine, session_factory
 from workflows.order import OrderWorkflow
 
@@ -98,10 +100,18 @@ async def run_worker(
     unknown = sorted(set(fc_ids or ()) - set(spec.network.ids()))
     if unknown:
         raise SystemExit(f"doms worker: no fulfilment centre {', '.join(unknown)} in the network")
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    tracer_provider = configure_tracing("doms-worker")
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        interceptors=temporal_interceptors(tracer_provider),
+        runtime=metrics.temporal_runtime(settings.metrics_host, settings.temporal_metrics_port),
+    )
     engine = create_engine(settings.app_database_url)
+    trace_engine(engine, tracer_provider)
     faults = FaultInjector(settings.fault_rate)
-    activities = OrderActivities(session_factory(engine), spec, faults)
+    sessions = session_factory(engine)
+    activities = OrderActivities(sessions, spec, faults)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -117,6 +127,12 @@ async def run_worker(
     )
     try:
         async with contextlib.AsyncExitStack() as stack:
+            served = spec.network.ids() if fc_ids is None else fc_ids
+            await stack.enter_async_context(
+                metrics.worker_metrics(
+                    settings.metrics_host, settings.metrics_port, sessions, served
+                )
+            )
             for worker in workers:
                 await stack.enter_async_context(worker)
             queues = ", ".join(worker.task_queue for worker in workers)

@@ -1,2 +1,4 @@
-"""Observability for every DOMS process: one log format now; OpenTelemetry traces and
-metrics, the Temporal tracing interceptor and Prometheus exposure come in a later issue."""
+"""Observability for every DOMS process: one log format (logging.py), OpenTelemetry traces
+configured by the standard OTEL_* variables (tracing.py, trace_context.py) and Prometheus
+metrics (metrics.py). The collector, Prometheus and Grafana configs of the compose cluster
+live beside them."""

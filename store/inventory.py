@@ -146,6 +146,18 @@ async def backlog_by_centre(session: AsyncSession, fc_ids: Collection[str]) -> d
     return backlog
 
 
+async def available_by_centre(session: AsyncSession, fc_ids: Collection[str]) -> dict[str, int]:
+    """Units available per centre, over all its SKUs."""
+    rows = await session.execute(
+        select(StockRow.fc_id, func.sum(StockRow.available))
+        .where(StockRow.fc_id.in_(fc_ids))
+        .group_by(StockRow.fc_id)
+    )
+    available = dict.fromkeys(fc_ids, 0)
+    available.update({fc_id: int(units) for fc_id, units in rows})
+    return available
+
+
 async def list_stock(
     session: AsyncSession,
     fc_id: str | None,

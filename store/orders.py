@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders import FINAL_STATUSES, Destination, Mode, OrderLine, OrderStatus, OrderType
-from domain.timings import order_hours
+from domain.timings import Timings, order_hours
 from store import inventory, outbox, reservations
 from store.db import BULK, changed_one_row
 from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow
 from store.reservations import ParcelReservation
 
 __all__ = [
+    "DeliveredOrder",
     "NewOrder",
     "OrderAlreadyRecorded",
     "OrderNotFound",
@@ -51,6 +52,7 @@ class NewOrder:
     lines: tuple[OrderLine, ...]
     speedup: float
     placed_at: datetime
+    trace_id: str | None = None  # the trace the order was placed in, when it was traced
     # The outbox intake: the order's workflow is started after the order is recorded, from
     # an outbox row written in the same transaction (store/outbox.py).
     then_start: WorkflowStart | None = None
@@ -59,14 +61,22 @@ class NewOrder:
 @dataclass(frozen=True)
 class WorkflowStart:
     request: Mapping[str, Any]  # the workflow's input as JSON
-    traceparent: str | None = None
-    trace_id: str | None = None
+    traceparent: str | None = None  # W3C: the workflow is started in the placing request's trace
 
 
 @dataclass(frozen=True)
 class Promise:
     hours: float
     delivery_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveredOrder:
+    """An order as its delivery was recorded: what the delivery metrics are labelled by."""
+
+    order_type: OrderType
+    mode: Mode
+    timings: Timings
 
 
 @dataclass(frozen=True)
@@ -320,16 +330,32 @@ class OrderWrites:
 
     async def record_delivery(
         self, order_id: str, delivered_at: datetime, delivery_hours: float
-    ) -> None:
+    ) -> DeliveredOrder | None:
+        """Record the order delivered once; None when it already was (a repeat changes nothing)."""
         async with self._sessions() as session:
-            await _set_status(
-                session,
-                order_id,
-                OrderStatus.DELIVERED,
-                delivered_at=delivered_at,
-                delivery_hours=delivery_hours,
+            delivered = await session.execute(
+                update(OrderRow)
+                .where(OrderRow.order_id == order_id, OrderRow.status != OrderStatus.DELIVERED)
+                .values(
+                    status=OrderStatus.DELIVERED,
+                    delivered_at=delivered_at,
+                    delivery_hours=delivery_hours,
+                )
+                .returning(
+                    OrderRow.order_type,
+                    OrderRow.mode,
+                    OrderRow.order_hours,
+                    OrderRow.shipping_hours,
+                ),
+                execution_options=BULK,
             )
+            row = delivered.one_or_none()
             await session.commit()
+        if row is None:
+            return None
+        order_type, mode, ordering, shipping = row
+        timings = Timings(ordering, shipping, delivery_hours)
+        return DeliveredOrder(OrderType(order_type), Mode(mode), timings)
 
 
 async def _add_order(
@@ -349,7 +375,7 @@ async def _add_order(
             destination_lon=order.destination.lon,
             speedup=order.speedup,
             placed_at=order.placed_at,
-            trace_id=order.then_start.trace_id if order.then_start else None,
+            trace_id=order.trace_id,
             **columns,
         )
     )

@@ -53,6 +53,7 @@ class OrderView:
     promised_delivery_at: datetime | None
     placed_at: datetime
     timings: Timings
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,4 +200,5 @@ def _view(
         promised_delivery_at=row.promised_delivery_at,
         placed_at=row.placed_at,
         timings=Timings(row.order_hours, row.shipping_hours, row.delivery_hours),
+        trace_id=row.trace_id,
     )

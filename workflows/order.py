@@ -311,6 +311,8 @@ class OrderWorkflow:
                 handling,
                 workflow.now(),
                 request.speedup,
+                request.order_type,
+                request.mode,
             ),
             task_queue=task_queue_of(allocation.fulfilment_centre),
             start_to_close_timeout=FC_STEP_TIMEOUT,
@@ -336,7 +338,9 @@ class OrderWorkflow:
         request = self._current_request()
         await workflow.execute_local_activity_method(
             OrderActivities.release,
-            ReleaseInput(request.order_id, status, reason, workflow.now()),
+            ReleaseInput(
+                request.order_id, status, reason, workflow.now(), request.order_type, request.mode
+            ),
             start_to_close_timeout=DB_STEP_TIMEOUT,
             retry_policy=COMPENSATION_RETRY,
         )

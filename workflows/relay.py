@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.messages import request_from_json
+from observability.trace_context import continued, untraced
 from store import outbox
 from store.outbox import PendingStart
 from workflows.starter import start_order
@@ -60,7 +61,8 @@ class OutboxRelay:
         while True:
             self._wake.clear()  # before leasing: a notice during the pass is not lost
             try:
-                relayed = await self.relay_once()
+                with untraced():  # polling the outbox is no one's request; starts are (below)
+                    relayed = await self.relay_once()
             except Exception:  # the database is unavailable: try again after a pause
                 logger.exception("outbox relay pass failed")
                 relayed = 0
@@ -103,7 +105,8 @@ class OutboxRelay:
         async with self._starting:
             try:
                 request = request_from_json(row.request)
-                await start_order(self._client, request, task_queue=self._task_queue)
+                with continued(row.traceparent):  # the trace of the request that placed it
+                    await start_order(self._client, request, task_queue=self._task_queue)
             except Exception as error:  # any failure leaves the row for later
                 logger.warning(
                     "could not start the workflow of order %s (attempt %d): %s",

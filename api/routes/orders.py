@@ -22,6 +22,7 @@ from api.schemas import (
 )
 from api.views import order_from_placement, order_from_view
 from domain.orders import Mode, OrderStatus, OrderType
+from observability.trace_context import current_trace_id
 from store import queries
 from workflows.order import OrderWorkflow
 
@@ -41,7 +42,7 @@ async def place_order(
     request = intake.order_request(body, settings)
     placement = await placing.place(request)
     response.headers["Location"] = f"/orders/{request.order_id}"
-    return order_from_placement(request, placement)
+    return order_from_placement(request, placement, current_trace_id())
 
 
 @router.get("/{order_id}", responses={404: {"description": "No such order"}})

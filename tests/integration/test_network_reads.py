@@ -126,3 +126,24 @@ async def test_an_order_shows_its_sourcing_parcels_and_shipments(db_sessions, de
     assert view.sourcing == SOURCING
     assert view.allocations == {NEWARK: [OrderLine(SOFA, 1)], CHICAGO: [OrderLine(LAMP, 2)]}
     assert view.shipments == [ShipmentView(CHICAGO, "p-ord", DISPATCH)]
+
+
+async def test_available_units_per_centre_add_up_every_sku_and_drop_as_orders_reserve(
+    db_sessions, desk, stockroom
+) -> None:
+    await stockroom.put(SOFA, units=7, fc_id=CHICAGO)
+    await stockroom.put(LAMP, units=3, fc_id=CHICAGO)
+    async with db_sessions() as session:
+        before = await inventory.available_by_centre(session, [NEWARK, CHICAGO, "nowhere"])
+        others = sum(
+            item.available
+            for item in (await inventory.list_stock(session, CHICAGO, None, 1000, None)).items
+            if item.sku not in {SOFA, LAMP}
+        )
+
+    assert await desk.allocate(desk.order(OrderLine(SOFA, 2), OrderLine(LAMP, 1)), CHICAGO)
+    async with db_sessions() as session:
+        after = await inventory.available_by_centre(session, [NEWARK, CHICAGO, "nowhere"])
+
+    assert before[CHICAGO] == 10 + others and before["nowhere"] == 0
+    assert after == before | {CHICAGO: before[CHICAGO] - 3}

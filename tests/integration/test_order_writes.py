@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders import Mode, OrderLine, OrderStatus, OrderType
+from domain.timings import Timings
 from store import queries
 from store.models import ShipmentRow
 from store.orders import ParcelReservation, Promise
@@ -135,6 +136,23 @@ async def test_a_survey_is_taken_once_and_only_after_delivery(
     assert await status_of(db_sessions, order.order_id) == OrderStatus.DELIVERED
     assert await survey(db_sessions, order.order_id) is SurveyOutcome.RECORDED
     assert await survey(db_sessions, order.order_id) is SurveyOutcome.ALREADY_ANSWERED
+
+
+async def test_a_delivery_is_recorded_once_with_the_phase_hours_of_the_order(
+    db_sessions: async_sessionmaker[AsyncSession], desk
+) -> None:
+    order = desk.order(OrderLine(SOFA, 1), order_type=OrderType.EXPEDITED, mode=Mode.HYBRID)
+    assert await desk.allocate(order)
+    await desk.writes.record_shipment(order.order_id, "ewr", "parcel-1", DISPATCH, 2.5)
+    delivered_at = DISPATCH + timedelta(days=1)
+
+    first = await desk.writes.record_delivery(order.order_id, delivered_at, 24.0)
+    repeat = await desk.writes.record_delivery(order.order_id, delivered_at, 24.0)
+
+    assert first is not None and repeat is None
+    assert (first.order_type, first.mode) == (OrderType.EXPEDITED, Mode.HYBRID)
+    assert first.timings == Timings(0.0, 2.5, 24.0)
+    assert await status_of(db_sessions, order.order_id) == OrderStatus.DELIVERED
 
 
 async def test_a_survey_of_an_unknown_order_is_refused(

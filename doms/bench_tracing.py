@@ -1,0 +1,205 @@
+"""The tracing phase of `doms bench system`: what tracing every order costs.
+
+A third stack, like the fast one but with tracing on at 100% sampling, exports its spans over
+OTLP/HTTP to a receiver the bench starts (doms/otlp_receiver.py, a process of its own). The
+same orders as on the fast stack (same seed) run end to end and at the same arrival rates;
+throughput and intake latency are then compared with the fast stack's, untraced. Target: at
+most 10% of the throughput lost.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from doms.bench_load import LatencyFigures
+from doms.bench_stack import ROLES, StackError
+from doms.local_system import free_port
+
+SAMPLER = "always_on"
+TARGET_LOSS_PCT = 10.0
+RECEIVER_START_SECONDS = 15.0
+
+
+def traced_settings(endpoint: str) -> dict[str, str]:
+    """The OTEL_* settings of the traced stack: every span, over OTLP/HTTP to `endpoint`."""
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_TRACES_SAMPLER": SAMPLER,
+    }
+
+
+@dataclass(frozen=True)
+class RunningReceiver:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def counts(self) -> dict[str, int]:
+        """Spans and export requests received so far."""
+        counts: dict[str, int] = httpx.get(f"{self.url}/counts", timeout=5).json()
+        return counts
+
+
+@contextmanager
+def running_receiver(log: Path) -> Iterator[RunningReceiver]:
+    """doms/otlp_receiver.py on a free port, stopped on exit."""
+    port = free_port()
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "doms.otlp_receiver", str(port)], stdout=output, stderr=output
+        )
+    receiver = RunningReceiver(f"http://127.0.0.1:{port}", process)
+    try:
+        _wait_ready(receiver, log)
+        yield receiver
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_ready(receiver: RunningReceiver, log: Path) -> None:
+    deadline = time.monotonic() + RECEIVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if receiver.process.poll() is not None:
+            raise StackError(f"the OTLP receiver exited with {receiver.process.returncode}")
+        try:
+            receiver.counts()
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)  # a polling interval, not a synchronisation
+    raise StackError(f"the OTLP receiver did not answer within {RECEIVER_START_SECONDS:g} s")
+
+
+def change_pct(untraced: float, traced: float) -> float:
+    """How much tracing changed a figure, in % of its untraced value."""
+    if untraced <= 0:
+        raise ValueError(f"an untraced figure of {untraced} leaves nothing to compare")
+    return (traced - untraced) * 100 / untraced
+
+
+def loss_pct(untraced: float, traced: float) -> float:
+    """The share of the untraced throughput that tracing lost, in %; negative if none."""
+    return -change_pct(untraced, traced)
+
+
+@dataclass(frozen=True)
+class RateComparison:
+    rate: float
+    untraced: LatencyFigures
+    traced: LatencyFigures
+
+
+class EndToEnd(Protocol):
+    """What the comparison reads of an e2e phase (bench_system.EndToEndFigures)."""
+
+    @property
+    def orders_per_second(self) -> float: ...
+    @property
+    def delivered(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def cpu_cores(self) -> dict[str, float]: ...
+
+
+def cpu_ms_per_order(e2e: EndToEnd) -> dict[str, float]:
+    """The CPU milliseconds each process spent per delivered order. Unlike orders/s, this
+    hardly moves when other work shares the machine."""
+    if e2e.delivered == 0:
+        return {}
+    scale = e2e.seconds * 1000 / e2e.delivered
+    return {name: round(cores * scale, 2) for name, cores in e2e.cpu_cores.items()}
+
+
+def stack_cpu_ms(per_order: dict[str, float]) -> float:
+    return sum(per_order.get(role, 0.0) for role in ROLES)
+
+
+@dataclass(frozen=True)
+class TracingComparison:
+    sampler: str
+    spans_received: int
+    export_requests: int
+    # End to end, untraced then traced; None when the e2e phase was skipped.
+    orders_per_second: tuple[float, float] | None
+    throughput_loss_pct: float | None
+    cpu_ms_per_order: tuple[dict[str, float], dict[str, float]] | None
+    stack_cpu_increase_pct: float | None  # Temporal, worker and API together
+    intake: list[RateComparison]
+    target_loss_pct: float = TARGET_LOSS_PCT
+
+    @property
+    def met(self) -> bool | None:
+        loss = self.throughput_loss_pct
+        return None if loss is None else loss <= self.target_loss_pct
+
+
+def comparison(
+    counts: dict[str, int],
+    e2e: tuple[EndToEnd, EndToEnd] | None,
+    intake: list[RateComparison],
+) -> TracingComparison:
+    """`e2e`: the end-to-end figures untraced, then traced."""
+    rates = cpu = None
+    if e2e is not None:
+        untraced, traced = e2e
+        rates = (untraced.orders_per_second, traced.orders_per_second)
+        cpu = (cpu_ms_per_order(untraced), cpu_ms_per_order(traced))
+    return TracingComparison(
+        sampler=SAMPLER,
+        spans_received=counts["spans"],
+        export_requests=counts["requests"],
+        orders_per_second=rates,
+        throughput_loss_pct=loss_pct(*rates) if rates else None,
+        cpu_ms_per_order=cpu,
+        stack_cpu_increase_pct=change_pct(*map(stack_cpu_ms, cpu)) if cpu else None,
+        intake=intake,
+    )
+
+
+def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
+    rows = [
+        (
+            "tracing",
+            f"sampler {tracing.sampler}, OTLP/HTTP: {tracing.spans_received} spans received "
+            f"in {tracing.export_requests} export requests",
+        )
+    ]
+    if tracing.orders_per_second is not None and tracing.throughput_loss_pct is not None:
+        untraced, traced = tracing.orders_per_second
+        verdict = "met" if tracing.met else "NOT met"
+        rows.append(
+            (
+                "  e2e",
+                f"{traced:.1f} orders/s traced vs {untraced:.1f} untraced: "
+                f"{tracing.throughput_loss_pct:.1f}% lost; "
+                f"target <= {tracing.target_loss_pct:g}%: {verdict}",
+            )
+        )
+    if tracing.cpu_ms_per_order is not None and tracing.stack_cpu_increase_pct is not None:
+        increase = f"{tracing.stack_cpu_increase_pct:+.1f}%"
+        rows.append(("  CPU per order", f"{increase}: {_cpu_per_order(*tracing.cpu_ms_per_order)}"))
+    for rate in tracing.intake:
+        rows.append(
+            (
+                f"  intake {rate.rate:g}/s",
+                f"p50 {rate.traced.p50_ms:.1f} vs {rate.untraced.p50_ms:.1f}, "
+                f"p95 {rate.traced.p95_ms:.1f} vs {rate.untraced.p95_ms:.1f} ms "
+                "(traced vs untraced)",
+            )
+        )
+    return rows
+
+
+def _cpu_per_order(untraced: dict[str, float], traced: dict[str, float]) -> str:
+    parts = [f"{role} {traced.get(role, 0):.1f} vs {untraced.get(role, 0):.1f}" for role in ROLES]
+    return f"{', '.join(parts)} ms (traced vs untraced)"

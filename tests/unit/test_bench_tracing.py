@@ -1,0 +1,119 @@
+"""The tracing phase's pieces: the OTLP/HTTP receiver the traced stack exports to, and the
+comparison of traced with untraced figures."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from doms.bench_load import LatencyFigures
+from doms.bench_tracing import (
+    RateComparison,
+    comparison,
+    comparison_rows,
+    cpu_ms_per_order,
+    loss_pct,
+)
+from doms.local_system import free_port
+from doms.otlp_receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver(free_port())
+    serving = threading.Thread(target=receiver.serve_forever, daemon=True)
+    serving.start()
+    yield receiver
+    receiver.shutdown()
+    receiver.server_close()
+
+
+def receiver_url(receiver: Receiver) -> str:
+    host, port = receiver.server_address[:2]
+    return f"http://{host!s}:{port}"
+
+
+@pytest.mark.parametrize("compression", [Compression.NoCompression, Compression.Gzip])
+def test_the_receiver_counts_the_spans_an_otlp_exporter_sends(
+    receiver: Receiver, compression: Compression
+) -> None:
+    url = receiver_url(receiver)
+    exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces", compression=compression)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer(__name__)
+
+    with tracer.start_as_current_span("POST /orders"), tracer.start_as_current_span("INSERT"):
+        pass
+    provider.shutdown()
+
+    assert httpx.get(f"{url}/counts").json() == {"requests": 2, "spans": 2}
+
+
+def test_the_receiver_refuses_what_is_not_an_export(receiver: Receiver) -> None:
+    url = receiver_url(receiver)
+
+    assert httpx.post(f"{url}/v1/traces", content=b"\xff\xff").status_code == 400
+    assert httpx.post(f"{url}/v1/metrics", content=b"").status_code == 404
+    assert receiver.counts() == {"requests": 0, "spans": 0}
+
+
+def test_the_loss_is_the_share_of_untraced_throughput_that_tracing_costs() -> None:
+    assert loss_pct(50.0, 45.0) == pytest.approx(10.0)
+    assert loss_pct(50.0, 51.0) == pytest.approx(-2.0)  # noise: no loss
+    with pytest.raises(ValueError):
+        loss_pct(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class E2e:
+    orders_per_second: float
+    delivered: int = 400
+    seconds: float = 10.0
+    cpu_cores: dict[str, float] = field(
+        default_factory=lambda: {"temporal": 0.8, "worker": 0.6, "api": 0.2, "bench": 0.1}
+    )
+
+
+def test_cpu_per_order_is_each_process_s_cpu_time_over_the_delivered_orders() -> None:
+    assert cpu_ms_per_order(E2e(40.0)) == {
+        "temporal": 20.0,
+        "worker": 15.0,
+        "api": 5.0,
+        "bench": 2.5,
+    }
+    assert cpu_ms_per_order(E2e(0.0, delivered=0)) == {}
+
+
+def test_the_comparison_meets_its_target_at_ten_percent_lost() -> None:
+    fast, slow = LatencyFigures(4, 8, 9, 12), LatencyFigures(5, 10, 11, 15)
+    rates = [RateComparison(50, fast, slow)]
+    counts = {"spans": 900, "requests": 3}
+    busier = E2e(35.0, cpu_cores={"temporal": 0.8, "worker": 0.8, "api": 0.4, "bench": 0.1})
+
+    met = comparison(counts, (E2e(40.0), E2e(36.0)), rates)
+    missed = comparison(counts, (E2e(40.0), busier), rates)
+    no_e2e = comparison(counts, None, rates)
+
+    assert (met.throughput_loss_pct, met.met) == (pytest.approx(10.0), True)
+    assert (missed.throughput_loss_pct, missed.met) == (pytest.approx(12.5), False)
+    assert missed.stack_cpu_increase_pct == pytest.approx(25.0)  # 40 -> 50 ms per order
+    assert (no_e2e.throughput_loss_pct, no_e2e.met, no_e2e.cpu_ms_per_order) == (None, None, None)
+    rows = dict(comparison_rows(missed))
+    assert rows["  e2e"] == (
+        "35.0 orders/s traced vs 40.0 untraced: 12.5% lost; target <= 10%: NOT met"
+    )
+    assert rows["  CPU per order"] == (
+        "+25.0%: temporal 20.0 vs 20.0, worker 20.0 vs 15.0, api 10.0 vs 5.0 ms "
+        "(traced vs untraced)"
+    )
+    assert rows["  intake 50/s"] == "p50 5.0 vs 4.0, p95 10.0 vs 8.0 ms (traced vs untraced)"
+    assert "900 spans received in 3 export requests" in rows["tracing"]

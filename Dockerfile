@@ -1,5 +1,6 @@
 # One image for every DOMS process; the command picks it: migrate, seed, worker, api, bench.
-FROM python:3.11-slim
+# The Locust services of docker-compose.yml run `locust` from it too.
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -14,7 +15,8 @@ RUN pip install . \
     && mkdir -p /var/lib/doms \
     && chown doms /var/lib/doms
 
-# The installed package runs from site-packages; /src only served the build.
+# The installed package runs from site-packages. /src keeps the sources for Locust, which
+# takes its locustfile by path (docker-compose.yml: locust -f loadtest/locustfile.py).
 WORKDIR /home/doms
 USER doms
 ENTRYPOINT ["doms"]

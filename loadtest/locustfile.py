@@ -59,6 +59,18 @@ from loadtest.shape import (
 )
 from loadtest.surveys import Pending, SurveyQueue, promise_span_seconds
 
+# Every environment variable this file reads. docker-compose.yml may set only these (its
+# test reads this tuple without importing the file, which would import Locust).
+LOAD_SETTINGS = (
+    "DOMS_LOAD_SEED",
+    "DOMS_LOAD_MIX",
+    "DOMS_LOAD_LEVEL",
+    "DOMS_LOAD_SCALE",
+    "DOMS_LOAD_SURVEYS",
+    "DOMS_LOAD_MAX_ERROR_RATIO",
+    "DOMS_LOAD_MAX_P95_MS",
+)
+
 BASE_SEED = int(os.environ.get("DOMS_LOAD_SEED", "42"))
 MIX = parse_mix(os.environ["DOMS_LOAD_MIX"]) if os.environ.get("DOMS_LOAD_MIX") else DEFAULT_MIX
 LEVEL = os.environ.get("DOMS_LOAD_LEVEL", "").strip()

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
-from temporalio.client import Client
 
 from activities.orders import OrderActivities
 from api.intake import Intake
@@ -17,6 +16,7 @@ from api.problems import install_problem_handlers
 from api.routes import health, inventory, metrics, orders, reports, shipments, surveys
 from doms.network_file import load_network_spec
 from doms.settings import Settings
+from doms.temporal_client import connect_temporal
 from observability.metrics import IntakeTimer
 from observability.tracing import flush_spans, temporal_interceptors, trace_app, trace_engine
 from store.db import create_engine, session_factory
@@ -49,9 +49,8 @@ def create_app(
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
         # Lazy: the API starts (and /readyz says why it is not ready) even before Temporal.
-        app.state.temporal = temporal = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
+        app.state.temporal = temporal = await connect_temporal(
+            settings,
             lazy=True,
             interceptors=temporal_interceptors(tracer_provider),
         )

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.orders import CarrierMode, Mode
@@ -28,6 +28,29 @@ class Settings(BaseSettings):
     )
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_api_key: SecretStr | None = Field(
+        None,
+        description="API key for Temporal Cloud (sent as a bearer token); implies TLS.",
+    )
+    temporal_tls: bool = Field(
+        False,
+        description="Connect to Temporal over TLS; implied by an API key or any other "
+        "temporal_tls_* setting.",
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        None, description="Client certificate (PEM) for mTLS; needs temporal_tls_key_file."
+    )
+    temporal_tls_key_file: Path | None = Field(
+        None, description="Private key (PEM) of the mTLS client certificate."
+    )
+    temporal_tls_ca_file: Path | None = Field(
+        None, description="Root CA (PEM) to verify the server with; default: the system's."
+    )
+    temporal_tls_server_name: str | None = Field(
+        None,
+        description="Name the server certificate is checked against (and SNI); "
+        "default: the host of temporal_address.",
+    )
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
     temporal_embedded: bool = Field(
         True,
@@ -95,6 +118,39 @@ class Settings(BaseSettings):
     placement_timeout_seconds: float = Field(
         10.0, gt=0, description="How long POST /orders waits for the sourcing decision."
     )
+
+    @field_validator(
+        "temporal_api_key",
+        "temporal_tls_cert_file",
+        "temporal_tls_key_file",
+        "temporal_tls_ca_file",
+        "temporal_tls_server_name",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `DOMS_X=` (as compose writes `${X:-}`) means unset, not the path "." or a blank key.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _client_certificate_and_key_together(self) -> Settings:
+        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+            raise ValueError(
+                "DOMS_TEMPORAL_TLS_CERT_FILE and DOMS_TEMPORAL_TLS_KEY_FILE go together: "
+                "set both (mTLS client certificate and its key) or neither"
+            )
+        return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """An API key, a client certificate, a CA or a server name all mean TLS."""
+        return (
+            self.temporal_tls
+            or self.temporal_api_key is not None
+            or self.temporal_tls_cert_file is not None
+            or self.temporal_tls_ca_file is not None
+            or self.temporal_tls_server_name is not None
+        )
 
     @cached_property
     def app_database_url(self) -> str:

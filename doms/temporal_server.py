@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 
 from doms.processes import ManagedProcess, StartupError, wait_for
 from doms.settings import Settings
+from doms.temporal_client import connect_temporal
 from workflows import search_attributes
 
 # One definition, shared with the workflows that set these attributes.
@@ -91,9 +92,7 @@ async def connect_when_ready(
 ) -> Client:
     async def try_connect() -> Client | None:
         try:
-            return await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace
-            )
+            return await connect_temporal(settings)
         except (RuntimeError, RPCError):
             return None
 

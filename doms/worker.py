@@ -19,6 +19,7 @@ from activities.orders import OrderActivities
 from domain.network import Network
 from doms.network_file import load_network_spec
 from doms.settings import Settings
+from doms.temporal_client import connect_temporal
 from observability import metrics
 from observability.tracing import configure_tracing, temporal_interceptors, trace_engine
 from store.db import create_engine, session_factory
@@ -101,9 +102,8 @@ async def run_worker(
     if unknown:
         raise SystemExit(f"doms worker: no fulfilment centre {', '.join(unknown)} in the network")
     tracer_provider = configure_tracing("doms-worker")
-    client = await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
+    client = await connect_temporal(
+        settings,
         interceptors=temporal_interceptors(tracer_provider),
         runtime=metrics.temporal_runtime(settings.metrics_host, settings.temporal_metrics_port),
     )

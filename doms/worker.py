@@ -28,8 +28,16 @@ from workflows.order import OrderWorkflow
 logger = logging.getLogger("doms.worker")
 
 # Our pure modules are deterministic; passing them through saves re-importing them in
-# the sandbox on every workflow activation.
-PASSTHROUGH_MODULES = ("domain", "activities", "workflows.search_attributes", "sqlalchemy")
+# the sandbox on every workflow activation. OpenTelemetry too, as Temporal's own
+# OpenTelemetry plugin does: the tracing interceptor's spans and context must be the
+# process's, not a fresh copy per workflow run.
+PASSTHROUGH_MODULES = (
+    "domain",
+    "activities",
+    "workflows.search_attributes",
+    "sqlalchemy",
+    "opentelemetry",
+)
 
 
 def cache_workflow_bytecode() -> None:

@@ -7,10 +7,12 @@ import compileall
 import contextlib
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from temporalio import client as temporal_client
+from temporalio import worker as temporal_worker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
@@ -38,6 +40,32 @@ PASSTHROUGH_MODULES = (
     "sqlalchemy",
     "opentelemetry",
 )
+# The workflows the orders worker runs. A replayer of recorded histories runs the same ones
+# in the same sandbox (order_replayer), so a change that breaks replay fails the tests.
+ORDER_WORKFLOWS: tuple[type, ...] = (OrderWorkflow,)
+
+
+def order_workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def order_replayer(
+    interceptors: Sequence[temporal_client.Interceptor] = (),
+    workflows: Sequence[type] = ORDER_WORKFLOWS,
+) -> Replayer:
+    """A replayer configured as the orders worker: its workflows, sandbox and interceptors.
+
+    `interceptors` are the client's, as `run_worker` connects with them (the worker takes
+    those that also intercept workers); the data converter is the default one on both.
+    `workflows` is for tests that replay a changed workflow.
+    """
+    return Replayer(
+        workflows=list(workflows),
+        workflow_runner=order_workflow_runner(),
+        interceptors=[i for i in interceptors if isinstance(i, temporal_worker.Interceptor)],
+    )
 
 
 def cache_workflow_bytecode() -> None:
@@ -81,13 +109,10 @@ def order_workers(
 def _orders_worker(
     client: Client, task_queue: str, activities: OrderActivities, cache_size: int
 ) -> Worker:
-    runner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderWorkflow],
+        workflows=list(ORDER_WORKFLOWS),
         activities=[
             activities.allocate,
             activities.retry_backorder,
@@ -95,7 +120,7 @@ def _orders_worker(
             activities.release,
             activities.record_delivery,
         ],
-        workflow_runner=runner,
+        workflow_runner=order_workflow_runner(),
         max_cached_workflows=cache_size,
     )
 

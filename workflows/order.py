@@ -9,6 +9,11 @@ Customer actions (cancel, change of destination) are updates allowed until a par
 dispatched. A gate makes that race-free: an action closes the gate before it touches
 stock, and a parcel only dispatches through an open gate and marks the order dispatched;
 an action that finds the order dispatched is refused.
+
+Running orders are replayed on new code: a change to the commands this workflow issues
+goes behind `workflow.patched`, and tests/workflows/test_replay.py replays recorded
+histories to catch one that does not (CONTRIBUTING.md, "Changing the order workflow
+safely").
 """
 
 from __future__ import annotations

@@ -140,18 +140,15 @@ async def test_upgrading_a_database_in_use_turns_its_allocations_into_parcels(
 
 async def test_downgrading_to_0001_keeps_the_orders_and_stock(empty_database_url: str) -> None:
     await asyncio.to_thread(upgrade_to, empty_database_url, "0001")
+    tables_at_0001 = await on_connection(empty_database_url, table_names)
     await execute(empty_database_url, AT_0001)
     await asyncio.to_thread(upgrade_to_head, empty_database_url)
-    tables_at_head = await on_connection(empty_database_url, table_names)
+    assert await on_connection(empty_database_url, table_names) > tables_at_0001
 
     await asyncio.to_thread(downgrade_to, empty_database_url, "0001")
 
     assert await on_connection(empty_database_url, current_revision) == "0001"
-    assert await on_connection(empty_database_url, table_names) == tables_at_head - {
-        "parcels",
-        "stock_receipts",
-        "workflow_outbox",
-    }
+    assert await on_connection(empty_database_url, table_names) == tables_at_0001
     assert await execute(
         empty_database_url, ["SELECT on_hand, available, reserved, shipped FROM stock"]
     ) == [(10, 7, 1, 2)]

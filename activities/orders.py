@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -29,6 +30,7 @@ from domain.timings import order_hours, shipping_hours
 from observability import metrics
 from observability.trace_context import current_trace_id
 from store import inventory
+from store.idempotency import AnswerToKey
 from store.orders import (
     NewOrder,
     OrderAlreadyRecorded,
@@ -39,6 +41,8 @@ from store.orders import (
     WorkflowStart,
 )
 
+# The answer to an Idempotency-Key that a placement gives: recorded with the order (the API's).
+AnswerFor = Callable[[Placement], AnswerToKey]
 # Another order may take the stock between reading it and reserving it; source again.
 SOURCING_ATTEMPTS = 3
 
@@ -68,11 +72,28 @@ class OrderActivities:
         assert recorded is not None
         return _placement_from(order, recorded)
 
-    async def accept(self, request: OrderRequest, at: datetime, start: WorkflowStart) -> Placement:
+    async def accept(
+        self,
+        request: OrderRequest,
+        at: datetime,
+        start: WorkflowStart,
+        answer: AnswerFor | None = None,
+    ) -> Placement:
         """The outbox intake, in the API: decide and record the placement as `allocate` would,
-        with the start of the order's workflow queued in the same transaction."""
+        with the start of the order's workflow queued in the same transaction, and with an
+        Idempotency-Key, the answer to it too."""
         order = dataclasses.replace(_new_order(request, at), then_start=start)
-        return await self._place(request, order, at)
+        return await self._place(request, order, at, answer)
+
+    async def recorded(self, request: OrderRequest) -> Placement | None:
+        """What was decided for this order, if anything: for a retry after its workflow ended."""
+        recorded = await self._writes.allocation_of(request.order_id)
+        if recorded is None:
+            return None
+        placed_at = recorded.placed_at or request.placed_at or datetime.now(UTC)
+        placement = _placement_from(_new_order(request, placed_at), recorded)
+        # What placing it decided, not what became of it since (GET /orders/{id} tells that).
+        return dataclasses.replace(placement, status=_placed_as(recorded))
 
     @activity.defn(name="retry_backorder")
     async def retry_backorder(self, command: AllocateInput) -> Placement:
@@ -158,40 +179,58 @@ class OrderActivities:
             metrics.count_order(OrderStatus.DELIVERED, delivered.order_type, delivered.mode)
             metrics.observe_phases(delivered.order_type, delivered.mode, delivered.timings)
 
-    async def _place(self, request: OrderRequest, order: NewOrder, at: datetime) -> Placement:
+    async def _place(
+        self, request: OrderRequest, order: NewOrder, at: datetime, answer: AnswerFor | None = None
+    ) -> Placement:
         """Decide and record a new order, then count it."""
-        placement = await self._decide_and_record(request, order, at)
+        placement = await self._decide_and_record(request, order, at, answer)
         metrics.count_order(metrics.PLACED, order.order_type, order.mode)
         _count_outcome(order, placement)
         return placement
 
     async def _decide_and_record(
-        self, request: OrderRequest, order: NewOrder, at: datetime
+        self, request: OrderRequest, order: NewOrder, at: datetime, answer: AnswerFor | None
     ) -> Placement:
         for _ in range(SOURCING_ATTEMPTS):
             decision = await self._decide(order, order.destination)
             if decision.unknown_skus:
                 reason = f"unknown SKU: {', '.join(decision.unknown_skus)}"
-                await self._writes.reject(order, reason)
-                return _rejected(order, reason, decision)
+                placement = _rejected(order, reason, decision)
+                await self._writes.reject(_answered(order, placement, answer), reason)
+                return placement
             if not decision.served:
-                return await self._backorder_or_reject(request, order, decision, at)
+                return await self._backorder_or_reject(request, order, decision, at, answer)
             promise = _promise(order, decision, at)
-            reservations = _reservations(decision)
-            if await self._writes.allocate(order, reservations, promise, at, decision.as_dict()):
-                return _allocated(order, decision, promise, at)
-        return await self._backorder_or_reject(request, order, decision, at)
+            placement = _allocated(order, decision, promise, at)
+            if await self._writes.allocate(
+                _answered(order, placement, answer),
+                _reservations(decision),
+                promise,
+                at,
+                decision.as_dict(),
+            ):
+                return placement
+        return await self._backorder_or_reject(request, order, decision, at, answer)
 
     async def _backorder_or_reject(
-        self, request: OrderRequest, order: NewOrder, decision: Decision, at: datetime
+        self,
+        request: OrderRequest,
+        order: NewOrder,
+        decision: Decision,
+        at: datetime,
+        answer: AnswerFor | None,
     ) -> Placement:
         if request.backorder_hours is None:
-            await self._writes.reject(order, decision.reason)
-            return _rejected(order, decision.reason, decision)
+            placement = _rejected(order, decision.reason, decision)
+            await self._writes.reject(_answered(order, placement, answer), decision.reason)
+            return placement
         real_wait = SimClock(order.speedup).real_seconds(request.backorder_hours)
         until = at + timedelta(seconds=real_wait)
-        await self._writes.record_backorder(order, decision.as_dict(), until)
-        return _backordered(order, decision, until)
+        placement = _backordered(order, decision, until)
+        await self._writes.record_backorder(
+            _answered(order, placement, answer), decision.as_dict(), until
+        )
+        return placement
 
     async def _decide(
         self,
@@ -232,6 +271,11 @@ class Decision:
 
     def as_dict(self) -> dict[str, object]:
         return self.decision.as_dict()
+
+
+def _answered(order: NewOrder, placement: Placement, answer: AnswerFor | None) -> NewOrder:
+    """The order to record, carrying the answer its placement gives, when one is wanted."""
+    return order if answer is None else dataclasses.replace(order, then_answer=answer(placement))
 
 
 def _new_order(request: OrderRequest, placed_at: datetime) -> NewOrder:
@@ -308,6 +352,16 @@ def _rejected(order: NewOrder, reason: str, decision: Decision | None) -> Placem
         unknown_skus=list(decision.unknown_skus) if decision else [],
         sourcing=decision.as_dict() if decision else None,
     )
+
+
+def _placed_as(recorded: RecordedAllocation) -> OrderStatus:
+    if recorded.status is OrderStatus.REJECTED:
+        return OrderStatus.REJECTED
+    if recorded.allocated_at is not None:
+        return OrderStatus.ALLOCATED  # maybe after a wait, or since shipped or cancelled
+    if recorded.backordered_until is not None:
+        return OrderStatus.BACKORDERED
+    return recorded.status
 
 
 def _placement_from(order: NewOrder, recorded: RecordedAllocation) -> Placement:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
+from activities.faults import CrashPoint
 from activities.orders import OrderActivities
+from api.idempotency import sweep_expired_keys
 from api.intake import Intake
 from api.problems import install_problem_handlers
 from api.routes import health, inventory, metrics, orders, reports, shipments, surveys
@@ -24,14 +27,15 @@ from workflows.relay import OutboxRelay
 
 
 @asynccontextmanager
-async def _running(relay: OutboxRelay | None) -> AsyncIterator[None]:
-    """The relay works in the background while the app serves."""
-    task = asyncio.create_task(relay.run(), name="outbox-relay") if relay else None
+async def _running(*jobs: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Background jobs (the relay, the key sweeper) work while the app serves."""
+    tasks = [asyncio.create_task(job) for job in jobs]
     try:
         yield
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -58,8 +62,16 @@ def create_app(
         relay = None
         if settings.intake == "outbox":
             relay = OutboxRelay(temporal, app.state.sessions, settings.task_queue)
-        app.state.intake = Intake(settings, temporal, placing, relay)
-        async with _running(relay):
+        app.state.intake = Intake(
+            settings,
+            temporal,
+            placing,
+            relay,
+            app.state.sessions,
+            CrashPoint(settings.fault_crash_after_accept),
+        )
+        jobs = [sweep_expired_keys(app.state.sessions)] + ([relay.run()] if relay else [])
+        async with _running(*jobs):
             yield
         await engine.dispose()
         await flush_spans(tracer_provider)

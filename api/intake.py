@@ -16,16 +16,22 @@ import secrets
 import time
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.faults import CrashPoint
 from activities.messages import OrderRequest, Placement, request_to_json
-from activities.orders import OrderActivities
+from activities.orders import AnswerFor, OrderActivities
 from api.problems import Problem, invalid_field
 from api.schemas import DestinationIn, OrderCreate
+from api.views import order_from_placement
 from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destination_error
 from doms.settings import Settings
-from observability.trace_context import current_traceparent
+from observability.trace_context import current_trace_id, current_traceparent
+from store import idempotency
+from store.idempotency import AnswerToKey, IdempotencyKey, StoredAnswer
 from store.orders import WorkflowStart
 from workflows.relay import OutboxRelay
 from workflows.starter import order_workflow_id, place_order
@@ -61,28 +67,83 @@ def destination_for(order_type: OrderType, body: DestinationIn, field: str = "")
     return Destination(body.country, body.postal_code, body.lat, body.lon)
 
 
+def order_location(order_id: str) -> str:
+    return f"/orders/{order_id}"
+
+
+def answer_to(request: OrderRequest, placement: Placement) -> StoredAnswer:
+    """What POST /orders answers for a placement: 201 with the order, or its problem."""
+    problem = problem_of(placement)
+    if problem is not None:
+        return StoredAnswer(problem.status, problem.body())
+    order = order_from_placement(request, placement, current_trace_id())
+    return StoredAnswer(201, order.model_dump(mode="json"), order_location(request.order_id))
+
+
+def is_final(status_code: int) -> bool:
+    """Replayed to a retry with the same key; a server failure (5xx) is retried instead."""
+    return status_code < 500
+
+
 @dataclasses.dataclass(frozen=True)
 class Intake:
     settings: Settings
     temporal: Client
     placing: OrderActivities
     relay: OutboxRelay | None  # None: the `workflow` intake
+    sessions: async_sessionmaker[AsyncSession]
+    # A testing fault (activities/faults.py): dies between committing and answering.
+    crash_after_accept: CrashPoint = dataclasses.field(default_factory=lambda: CrashPoint(None))
 
-    async def place(self, request: OrderRequest) -> Placement:
-        """The sourcing decision for a new order, or a problem (409 cannot be served)."""
-        if self.relay is None:
-            return await placement_of(self.temporal, request, self.settings)
-        return await self._accept(request, self.relay)
+    async def place(self, request: OrderRequest, key: IdempotencyKey | None = None) -> Placement:
+        """The sourcing decision for a new order, or a problem (409 cannot be served).
 
-    async def _accept(self, request: OrderRequest, relay: OutboxRelay) -> Placement:
+        With an Idempotency-Key, its final answer is recorded: in the order's own transaction
+        (outbox), or once the workflow has answered (workflow).
+        """
+        if self.relay is not None:
+            placement = await self._accept(request, self.relay, key)
+        else:
+            placement = await self._placement_by_workflow(request)
+            answer = answer_to(request, placement)
+            if key is not None and is_final(answer.status_code):
+                await self._record(AnswerToKey(key, answer))
+        if problem := problem_of(placement):
+            raise problem
+        return placement
+
+    async def _accept(
+        self, request: OrderRequest, relay: OutboxRelay, key: IdempotencyKey | None
+    ) -> Placement:
         at = datetime.now(UTC)
         request = dataclasses.replace(request, placed_at=at)
         # The relay starts the workflow in this request's trace (workflows/relay.py).
         start = WorkflowStart(request_to_json(request), current_traceparent())
-        placement = await self.placing.accept(request, at, start)
-        _raise_if_not_placed(placement)
+        answer = None if key is None else _answering(key, request)
+        placement = await self.placing.accept(request, at, start, answer)
+        self.crash_after_accept.reached()  # committed, not yet answered
         relay.notify()
         return placement
+
+    async def _placement_by_workflow(self, request: OrderRequest) -> Placement:
+        try:
+            return await placement_of(self.temporal, request, self.settings)
+        except WorkflowAlreadyStartedError as ended:  # a retry: its workflow is not started again
+            placement = await self.placing.recorded(request)
+            if placement is None:
+                raise Problem(
+                    503, "Order service unavailable", "the order was not recorded"
+                ) from ended
+            return placement
+
+    async def _record(self, answer: AnswerToKey) -> None:
+        async with self.sessions() as session:
+            await idempotency.complete(session, answer)
+            await session.commit()
+
+
+def _answering(key: IdempotencyKey, request: OrderRequest) -> AnswerFor:
+    return lambda placement: AnswerToKey(key, answer_to(request, placement))
 
 
 async def placement_of(client: Client, request: OrderRequest, settings: Settings) -> Placement:
@@ -100,13 +161,13 @@ async def placement_of(client: Client, request: OrderRequest, settings: Settings
         ) from exc
     except RPCError as exc:
         raise Problem(503, "Order service unavailable", f"Temporal: {exc.message}") from exc
-    _raise_if_not_placed(placement)
     return placement
 
 
-def _raise_if_not_placed(placement: Placement) -> None:
+def problem_of(placement: Placement) -> Problem | None:
+    """The problem a placement answers with: 409 cannot be served, 503 sourcing failed."""
     if placement.status is OrderStatus.REJECTED:
-        raise Problem(
+        return Problem(
             409,
             "Order cannot be served",
             placement.reason or "rejected",
@@ -118,4 +179,5 @@ def _raise_if_not_placed(placement: Placement) -> None:
             unknown_skus=placement.unknown_skus,
         )
     if placement.status not in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
-        raise Problem(503, "Order service unavailable", placement.reason or "allocation failed")
+        return Problem(503, "Order service unavailable", placement.reason or "allocation failed")
+    return None

@@ -17,6 +17,8 @@ from domain.orders import CarrierMode, Mode
 
 # How POST /orders accepts an order (see api/intake.py).
 IntakeMode = Literal["outbox", "workflow"]
+# Clients of payment-style APIs retry with the same Idempotency-Key for up to a day.
+MIN_IDEMPOTENCY_TTL_HOURS = 24.0
 
 
 class Settings(BaseSettings):
@@ -71,6 +73,12 @@ class Settings(BaseSettings):
     fault_rate: float = Field(
         0.0, ge=0, le=1, description="Share of simulated WMS/carrier calls that fail transiently."
     )
+    fault_crash_after_accept: Path | None = Field(
+        None,
+        description="Testing fault: the API process exits right after an order's transaction "
+        "commits and before it answers, once (while this marker file does not exist yet; "
+        "it is created first).",
+    )
     worker_fcs: list[str] | None = Field(
         None, description='FCs whose queues `doms worker` serves, as JSON (["sea","oak"]); all.'
     )
@@ -118,6 +126,11 @@ class Settings(BaseSettings):
     placement_timeout_seconds: float = Field(
         10.0, gt=0, description="How long POST /orders waits for the sourcing decision."
     )
+    idempotency_ttl_hours: float = Field(
+        MIN_IDEMPOTENCY_TTL_HOURS,
+        description="How long an Idempotency-Key of POST /orders and its answer are kept "
+        f"(hours, at least {MIN_IDEMPOTENCY_TTL_HOURS:g}).",
+    )
 
     @field_validator(
         "temporal_api_key",
@@ -125,12 +138,23 @@ class Settings(BaseSettings):
         "temporal_tls_key_file",
         "temporal_tls_ca_file",
         "temporal_tls_server_name",
+        "fault_crash_after_accept",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `DOMS_X=` (as compose writes `${X:-}`) means unset, not the path "." or a blank key.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("idempotency_ttl_hours")
+    @classmethod
+    def _keys_kept_a_day(cls, hours: float) -> float:
+        if hours < MIN_IDEMPOTENCY_TTL_HOURS:
+            raise ValueError(
+                f"DOMS_IDEMPOTENCY_TTL_HOURS is {hours:g}, but keys must be kept at least "
+                f"{MIN_IDEMPOTENCY_TTL_HOURS:g} hours: clients retry with them for a day"
+            )
+        return hours
 
     @model_validator(mode="after")
     def _client_certificate_and_key_together(self) -> Settings:

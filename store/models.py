@@ -149,6 +149,35 @@ class WorkflowOutboxRow(Base):
     traceparent: Mapped[str | None] = mapped_column(String(64))
 
 
+class KeyState(StrEnum):
+    IN_FLIGHT = "in_flight"  # a request holds the key until `locked_until`
+    COMPLETED = "completed"  # its final answer is stored, to be replayed
+
+
+class IdempotencyKeyRow(Base):
+    """An `Idempotency-Key` of POST /orders and the final answer given for it.
+
+    The order id is chosen when the key is first locked, so that a retry after a crash in
+    any window reuses it and finds the order (or its workflow) the first attempt made.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    # Whose key: keys of different callers never meet (api/idempotency.py).
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # sha256 (hex) of the canonical JSON of the validated request body.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    location: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class OrderLineRow(Base):
     __tablename__ = "order_lines"
 

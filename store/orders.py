@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders import FINAL_STATUSES, Destination, Mode, OrderLine, OrderStatus, OrderType
 from domain.timings import Timings, order_hours
-from store import inventory, outbox, reservations
+from store import idempotency, inventory, outbox, reservations
 from store.db import BULK, changed_one_row
+from store.idempotency import AnswerToKey
 from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow
 from store.reservations import ParcelReservation
 
@@ -56,6 +57,8 @@ class NewOrder:
     # The outbox intake: the order's workflow is started after the order is recorded, from
     # an outbox row written in the same transaction (store/outbox.py).
     then_start: WorkflowStart | None = None
+    # With an Idempotency-Key: its final answer, recorded in the same transaction as the order.
+    then_answer: AnswerToKey | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class RecordedAllocation:
     promise: Promise | None
     sourcing: dict[str, Any] | None = None
     backordered_until: datetime | None = None
+    placed_at: datetime | None = None
 
     @property
     def parcels(self) -> tuple[ParcelReservation, ...]:
@@ -125,6 +129,7 @@ class OrderWrites:
                 promise,
                 order.sourcing,
                 order.backordered_until,
+                order.placed_at,
             )
 
     async def allocate(
@@ -389,6 +394,8 @@ async def _add_order(
     start = order.then_start
     if start is not None and status is not OrderStatus.REJECTED:  # a rejection is final
         await outbox.add(session, order.order_id, start.request, order.placed_at, start.traceparent)
+    if order.then_answer is not None:
+        await idempotency.complete(session, order.then_answer)
 
 
 async def _reserve_and_commit(

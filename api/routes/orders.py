@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from activities.messages import CancelRequest
-from api import intake
+from api import idempotency, intake
 from api.actions import ask_order
-from api.deps import IntakeDep, SessionDep, SettingsDep
+from api.deps import IdempotencyScopeDep, IntakeDep, SessionDep, SettingsDep
 from api.problems import Problem
 from api.schemas import (
     CancelIn,
@@ -24,6 +24,7 @@ from api.views import order_from_placement, order_from_view
 from domain.orders import Mode, OrderStatus, OrderType
 from observability.trace_context import current_trace_id
 from store import queries
+from store.idempotency import IdempotencyKey
 from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -32,16 +33,55 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid input; the problem names the field"},
     503: {"description": "Temporal or the database is unavailable"},
 }
+KEY_DESCRIPTION = (
+    "Optional, 1-255 printable ASCII characters, unique per order you mean to place (a UUID). "
+    "A retry with the same key and body gets the first answer again (status, body, Location) "
+    f"with `{idempotency.REPLAYED}: true`, and never places a second order; keys are kept at "
+    "least 24 hours."
+)
+PLACE_RESPONSES: dict[int | str, dict[str, Any]] = PROBLEMS | {
+    201: {
+        "description": "Placed",
+        "headers": {
+            "Location": {"description": "The order's URL", "schema": {"type": "string"}},
+            idempotency.REPLAYED: {
+                "description": "`true` when this is the stored answer to an earlier request "
+                "with the same Idempotency-Key",
+                "schema": {"type": "string"},
+            },
+        },
+    },
+    409: {
+        "description": "Cannot be served (out of stock, unknown SKU); or a request with the "
+        "same Idempotency-Key is still in progress (with Retry-After)"
+    },
+    422: {
+        "description": "Invalid input, the problem names the field; or the Idempotency-Key "
+        "is malformed or was used with a different body"
+    },
+}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=PROBLEMS)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=OrderPublic, responses=PLACE_RESPONSES
+)
 async def place_order(
-    body: OrderCreate, settings: SettingsDep, placing: IntakeDep, response: Response
-) -> OrderPublic:
+    body: OrderCreate,
+    settings: SettingsDep,
+    placing: IntakeDep,
+    response: Response,
+    scope: IdempotencyScopeDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias=idempotency.HEADER, description=KEY_DESCRIPTION)
+    ] = None,
+) -> OrderPublic | Response:
     """Place an order: answers with its allocation and promise; shipping goes on afterwards."""
+    if idempotency_key is not None:
+        key = IdempotencyKey(scope, idempotency.checked_key(idempotency_key))
+        return await idempotency.place_once(placing, body, key)
     request = intake.order_request(body, settings)
     placement = await placing.place(request)
-    response.headers["Location"] = f"/orders/{request.order_id}"
+    response.headers["Location"] = intake.order_location(request.order_id)
     return order_from_placement(request, placement, current_trace_id())
 
 

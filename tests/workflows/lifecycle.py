@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import OrderOutcome, OrderRequest
+from activities.messages import OrderOutcome, OrderRequest, Placement, request_to_json
 from activities.orders import OrderActivities
+from domain.network_spec import NetworkSpec
 from domain.orders import CarrierMode, Destination, Mode, OrderLine, OrderStatus, OrderType
 from doms.worker import order_workers
+from store import outbox
 from store.models import StockRow
+from store.orders import WorkflowStart
 from workflows.order import OrderWorkflow
 from workflows.starter import order_workflow_id
 
@@ -79,3 +84,18 @@ async def stock(
         row = await session.get(StockRow, (fc_id, sku))
     assert row is not None
     return row.available, row.reserved, row.shipped
+
+
+async def accept(
+    sessions: async_sessionmaker[AsyncSession], spec: NetworkSpec, order: OrderRequest
+) -> tuple[OrderRequest, Placement]:
+    """What POST /orders does with the outbox intake, short of notifying its relay."""
+    at = datetime.now(UTC)
+    order = dataclasses.replace(order, placed_at=at)
+    placing = OrderActivities(sessions, spec)
+    return order, await placing.accept(order, at, WorkflowStart(request_to_json(order)))
+
+
+async def pending(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return await outbox.pending_count(session)

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
-from lifecycle import an_order, outcome_of, stock
+from lifecycle import accept, an_order, outcome_of, pending, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import OrderRequest, Placement, request_to_json
-from activities.orders import OrderActivities
 from api.receipts import wake_backorders
 from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from store import inventory, outbox
-from store.orders import WorkflowStart
 from workflows.relay import LEASE, OutboxRelay
 from workflows.starter import start_order
 
 MORE_THAN_ANY_CENTRE_HOLDS = OrderLine("SKU-0020", 600)  # 500 per regional FC
-
-
-async def accept(
-    sessions: async_sessionmaker[AsyncSession], spec: NetworkSpec, order: OrderRequest
-) -> tuple[OrderRequest, Placement]:
-    """What POST /orders does with the outbox intake, short of notifying its relay."""
-    at = datetime.now(UTC)
-    order = dataclasses.replace(order, placed_at=at)
-    placing = OrderActivities(sessions, spec)
-    return order, await placing.accept(order, at, WorkflowStart(request_to_json(order)))
-
-
-async def pending(sessions: async_sessionmaker[AsyncSession]) -> int:
-    async with sessions() as session:
-        return await outbox.pending_count(session)
 
 
 async def test_the_relay_starts_an_accepted_order_which_is_then_delivered_once(

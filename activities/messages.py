@@ -157,6 +157,16 @@ class CancelRequest:
 
 
 @dataclass(frozen=True)
+class OrderEnded:
+    """How the app database says an order ended: what `release` answers, so that a workflow
+    whose own record of an earlier end was lost (an update lost with a server restart,
+    after its step had committed) ends as the database says rather than contradicting it."""
+
+    status: OrderStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class OrderOutcome:
     order_id: str
     status: OrderStatus

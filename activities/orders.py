@@ -16,6 +16,7 @@ from activities.messages import (
     Allocation,
     DeliveryInput,
     Dispatch,
+    OrderEnded,
     OrderRequest,
     Placement,
     ReallocateInput,
@@ -140,10 +141,17 @@ class OrderActivities:
         return _rejected(order, "stock moved while re-sourcing; try again", None)
 
     @activity.defn(name="release")
-    async def release(self, command: ReleaseInput) -> None:
-        """Compensation: unshipped units go back to stock; safe to repeat."""
+    async def release(self, command: ReleaseInput) -> OrderEnded | None:
+        """Compensation: unshipped units go back to stock; safe to repeat.
+
+        Answers how the order ended: as asked, or as an earlier step ended it (whose record
+        in the workflow's history may have been lost); None for an unknown order.
+        """
         if await self._writes.release(command.order_id, command.status, command.reason, command.at):
             metrics.count_order(command.status, command.order_type, command.mode)
+            return OrderEnded(command.status, command.reason)
+        ended = await self._writes.ending_of(command.order_id)
+        return None if ended is None else OrderEnded(*ended)
 
     @activity.defn(name="ship")
     async def ship(self, command: ShipInput) -> Dispatch:

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from doms import bench, experiment, sourcing_report
+from doms import bench, chaos, experiment, sourcing_report
 from doms.network_file import NetworkFileError
 from doms.settings import Settings
 from observability.logging import configure_logging
@@ -89,6 +89,10 @@ COMMANDS = {
         experiment.run_experiment,
         "run the paper's evaluation (modes x load levels) and write the report",
     ),
+    "chaos": (
+        chaos.run_command,
+        "SIGKILL the worker and Temporal under a batch of orders, then audit the outcome",
+    ),
     "sourcing-report": (
         sourcing_report.run_report,
         "compare centralized, distributed and hybrid sourcing on generated orders",
@@ -99,6 +103,7 @@ ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "worker": _worker_arguments,
     "bench": bench.add_arguments,
     "experiment": experiment.add_arguments,
+    "chaos": chaos.add_arguments,
     "sourcing-report": sourcing_report.add_arguments,
 }
 

@@ -95,6 +95,11 @@ class ManagedProcess:
             self._signal_group(signal.SIGKILL)
             return self._popen.wait()
 
+    def kill(self) -> int:
+        """SIGKILL its process group at once, as a crash would end it; return the exit code."""
+        self._signal_group(signal.SIGKILL)
+        return self._popen.wait()
+
     def log_tail(self, lines: int = TAIL_LINES) -> str:
         with self.log_path.open("rb") as log:
             log.seek(max(0, log.seek(0, os.SEEK_END) - _TAIL_BYTES))

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -112,8 +113,15 @@ def _cancel_on_stop_signals() -> None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings) -> None:
+    """Starts and stops the children of one local system.
+
+    `env` is the environment of the DOMS children (default: this process's): `doms chaos`
+    runs a system of its own, on its own ports, from a process with other settings.
+    """
+
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
+        self.env = dict(os.environ if env is None else env)
         self.started_at = time.monotonic()
         self.children: list[ManagedProcess] = []
 
@@ -127,7 +135,7 @@ class Supervisor:
     async def start_all(self) -> None:
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         if self.settings.temporal_embedded:
-            await self._start_temporal()
+            await self.start_temporal()
         else:
             _say(f"using Temporal at {self.settings.temporal_address}")
             await connect_when_ready(self.settings)
@@ -136,9 +144,9 @@ class Supervisor:
         _say("seeding the fulfilment network")
         await self._run_to_completion("seed")
         _say("starting the worker")
-        self._start_doms("worker")
+        self.start_doms("worker")
         _say(f"starting the API on {self.settings.api_url}")
-        self._start_doms("api")
+        self.start_doms("api")
         await self._wait_for_api()
 
     def stop_all(self) -> None:
@@ -150,25 +158,27 @@ class Supervisor:
         self.children.clear()
         _say("stopped")
 
-    async def _start_temporal(self) -> None:
+    async def start_temporal(self) -> ManagedProcess:
         settings = self.settings
         _say(f"starting the Temporal dev server on {settings.temporal_address}")
         temporal = start_dev_server(settings)
         self.children.append(temporal)
         await wait_until_ready(temporal, settings)
         _say(f"Temporal is ready ({self._elapsed():.1f} s)")
+        return temporal
 
     async def _run_to_completion(self, command: str) -> None:
-        process = self._start_doms(command)
+        process = self.start_doms(command)
         if await process.wait() != 0:
             raise ProcessExited(process)
         self.children.remove(process)
         print(process.log_tail(), flush=True)
 
-    def _start_doms(self, command: str) -> ManagedProcess:
-        log_path = self.settings.var_dir / f"{command}.log"
+    def start_doms(self, command: str, log_name: str | None = None) -> ManagedProcess:
+        """Start `doms <command>` as a child, its output in `<log_name or command>.log`."""
+        log_path = self.settings.var_dir / f"{log_name or command}.log"
         # Unbuffered, so the log tail shown when a child dies holds its last words.
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**self.env, "PYTHONUNBUFFERED": "1"}
         process = ManagedProcess.start(
             f"doms {command}", [sys.executable, "-m", "doms", command], log_path, env
         )

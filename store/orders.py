@@ -241,6 +241,17 @@ class OrderWrites:
             await session.commit()
             return True
 
+    async def ending_of(self, order_id: str) -> tuple[OrderStatus, str | None] | None:
+        """The final status and reason of an order that has ended; None while it runs."""
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(OrderRow.status, OrderRow.failure_reason).where(
+                    OrderRow.order_id == order_id, OrderRow.status.in_(FINAL_STATUSES)
+                )
+            )
+            row = found.one_or_none()
+        return None if row is None else (OrderStatus(row[0]), row[1])
+
     async def reallocate(
         self,
         order_id: str,

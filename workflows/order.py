@@ -341,7 +341,7 @@ class OrderWorkflow:
     async def _end(self, status: OrderStatus, reason: str) -> OrderOutcome:
         """Give back every unit not yet shipped (idempotent) and end the order."""
         request = self._current_request()
-        await workflow.execute_local_activity_method(
+        ended = await workflow.execute_local_activity_method(
             OrderActivities.release,
             ReleaseInput(
                 request.order_id, status, reason, workflow.now(), request.order_type, request.mode
@@ -349,6 +349,11 @@ class OrderWorkflow:
             start_to_close_timeout=DB_STEP_TIMEOUT,
             retry_policy=COMPENSATION_RETRY,
         )
+        # The database may know an earlier end this history lost (a cancel whose release
+        # committed before its update was recorded, then lost with a server restart): the
+        # order ends as the database says. None in histories recorded before it answered.
+        if ended is not None:
+            status, reason = ended.status, ended.reason or reason
         self._ended = OrderOutcome(request.order_id, status, reason)
         self._set_status(status)
         return self._ended

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from lifecycle import SEATTLE, an_order, handle_of, outcome_of, reaches, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,8 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 from activities.messages import CancelRequest
 from domain.orders import OrderLine, OrderStatus
 from store import queries
+from store.orders import OrderWrites
 from workflows.order import OrderWorkflow
 from workflows.starter import place_order
+
+OPENED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 async def test_cancelling_before_dispatch_gives_the_stock_back_and_ends_the_order(
@@ -97,3 +102,27 @@ async def test_cancelling_twice_is_refused_the_second_time_and_releases_once(
         await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
 
     assert await stock(sessions, "ewr", "SKU-0013") == (500, 0, 0)
+
+
+async def test_an_order_the_database_says_was_cancelled_ends_cancelled_not_failed(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+) -> None:
+    # What `doms chaos` caught: a cancel's release committed, then its update was lost with
+    # a Temporal restart, so the history never saw it. The parcel's dispatch is refused
+    # (no longer reserved) and the order ends as the database says, not as `failed`.
+    client = time_skipping_env.client
+    order = an_order(OrderLine("SKU-0014", 2))
+    await place_order(client, order, task_queue=task_queue)
+    writes = OrderWrites(sessions)
+    assert await writes.release(order.order_id, OrderStatus.CANCELLED, "lost cancel", OPENED)
+
+    outcome = await outcome_of(time_skipping_env, order)
+
+    assert outcome.status is OrderStatus.CANCELLED and outcome.reason == "lost cancel"
+    assert await handle_of(client, order).query(OrderWorkflow.status) is OrderStatus.CANCELLED
+    async with sessions() as session:
+        view = await queries.get_order(session, order.order_id)
+    assert view is not None and view.status == OrderStatus.CANCELLED
+    assert await stock(sessions, "ewr", "SKU-0014") == (500, 0, 0)

@@ -1,0 +1,126 @@
+"""The stack `doms chaos` breaks: `doms up`'s own Supervisor, run in this process, so that
+single children can be SIGKILLed and started again while the rest runs on.
+
+(`doms up` itself stops everything when one child exits, which is right for a person at a
+terminal and wrong here: a killed worker must come back alone, as a container would.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from doms.local_system import local_system_env
+from doms.processes import POLL_SECONDS, ManagedProcess, NotReadyInTime, StartupError
+from doms.settings import Settings
+from doms.supervisor import Supervisor
+
+WORKER_READY_TIMEOUT_SECONDS = 60.0
+# What `doms worker` logs once every task queue is polled (doms/worker.py).
+WORKER_SERVING = b" serving "
+
+
+def settings_of(env: Mapping[str, str]) -> Settings:
+    """The Settings a child started with `env` reads: its DOMS_* variables only (validated
+    as given, not mixed with this process's own environment)."""
+    given = {
+        name.removeprefix("DOMS_").lower(): value
+        for name, value in env.items()
+        if name.startswith("DOMS_")
+    }
+    return Settings.model_validate(given)
+
+
+class ChaosStack:
+    """Temporal dev server (file-backed), app database, one worker and the API."""
+
+    def __init__(self, var_dir: Path, speedup: float, **settings: str) -> None:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        self.env = local_system_env(var_dir, speedup, **settings)
+        self.settings = settings_of(self.env)
+        self._supervisor = Supervisor(self.settings, self.env)
+        self.worker_starts = 1
+        self.temporal_starts = 1
+        self.unplanned_exits: list[str] = []
+
+    @property
+    def api_url(self) -> str:
+        return self.settings.api_url
+
+    @property
+    def var_dir(self) -> Path:
+        return self.settings.var_dir
+
+    async def start(self) -> None:
+        await self._supervisor.start_all()
+        await self.wait_worker_serving()
+
+    def stop(self) -> None:
+        self._supervisor.stop_all()
+
+    def _child(self, name: str) -> ManagedProcess:
+        for child in self._supervisor.children:
+            if child.name == name:
+                return child
+        raise StartupError(f"the stack has no {name}")
+
+    @property
+    def worker(self) -> ManagedProcess:
+        return self._child("doms worker")
+
+    @property
+    def temporal(self) -> ManagedProcess:
+        return self._child("the Temporal dev server")
+
+    @property
+    def api(self) -> ManagedProcess:
+        return self._child("doms api")
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and start a new one at once (as a supervisor would)."""
+        worker = self.worker
+        worker.kill()
+        self._restart_worker(worker)
+
+    def restart_worker_if_exited(self) -> bool:
+        """A worker that died on its own (not by our hand) is noted and started again."""
+        worker = self.worker
+        if worker.returncode is None:
+            return False
+        self.unplanned_exits.append(f"worker exited with {worker.returncode}")
+        self._restart_worker(worker)
+        return True
+
+    def _restart_worker(self, dead: ManagedProcess) -> None:
+        self._supervisor.children.remove(dead)
+        self.worker_starts += 1
+        self._supervisor.start_doms("worker", log_name=f"worker-{self.worker_starts}")
+
+    async def kill_and_restart_temporal(self) -> None:
+        """SIGKILL the dev server and start it again on the same database file."""
+        temporal = self.temporal
+        temporal.kill()
+        self._supervisor.children.remove(temporal)
+        # start_dev_server writes temporal.log afresh: keep the killed one's.
+        log = self.var_dir / "temporal.log"
+        log.rename(self.var_dir / f"temporal-{self.temporal_starts}.log")
+        self.temporal_starts += 1
+        restarted = await self._supervisor.start_temporal()
+        # Children first: the supervisor stops them in reverse order of start.
+        self._supervisor.children.remove(restarted)
+        self._supervisor.children.insert(0, restarted)
+
+    def worker_serving(self) -> bool:
+        """The current worker polls its task queues (it logged so)."""
+        log = self.worker.log_path
+        return log.exists() and WORKER_SERVING in log.read_bytes()
+
+    async def wait_worker_serving(self, within: float = WORKER_READY_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + within
+        while not self.worker_serving():
+            self.worker.raise_if_exited()
+            if time.monotonic() > deadline:
+                raise NotReadyInTime(f"the worker did not serve within {within:.0f} s")
+            await asyncio.sleep(POLL_SECONDS)  # a polling interval, not a synchronisation

@@ -34,7 +34,12 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=PROBLEMS)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=PROBLEMS
+    | {504: {"description": "Accepted but not yet sourced; the problem has the order_id"}},
+)
 async def place_order(
     body: OrderCreate, settings: SettingsDep, placing: IntakeDep, response: Response
 ) -> OrderPublic:

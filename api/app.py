@@ -15,8 +15,11 @@ from activities.faults import CrashPoint
 from activities.orders import OrderActivities
 from api.idempotency import sweep_expired_keys
 from api.intake import Intake
+from api.limits import BodySizeLimit, RateLimit
+from api.openapi import DomsApi
 from api.problems import install_problem_handlers
 from api.routes import health, inventory, metrics, orders, reports, shipments, surveys
+from api.token_bucket import TokenBuckets
 from doms.network_file import load_network_spec
 from doms.settings import Settings
 from doms.temporal_client import connect_temporal
@@ -76,7 +79,7 @@ def create_app(
         await engine.dispose()
         await flush_spans(tracer_provider)
 
-    app = FastAPI(
+    app = DomsApi(
         title="DOMS — Distributed Order Management System",
         version="0.1.0",
         summary="Orders sourced to the nearest fulfilment centre, each a Temporal workflow.",
@@ -84,7 +87,12 @@ def create_app(
     )
     install_problem_handlers(app)
     trace_app(app, tracer_provider)
-    app.add_middleware(IntakeTimer)
+    # The last added runs first: refuse what is over a limit before reading or routing it.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_second > 0:
+        buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+        app.add_middleware(RateLimit, buckets=buckets)
+    app.add_middleware(IntakeTimer)  # outermost: a 413 or 429 of POST /orders is timed too
     for module in (orders, surveys, inventory, shipments, reports, health, metrics):
         app.include_router(module.router)
     return app

@@ -70,6 +70,14 @@ async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's answer to a body it cannot decode (not UTF-8): bad input like any other,
+        # so the same 422 as a body that is not JSON.
+        message = "the body is not valid UTF-8 JSON text"
+        detail = f"body: {message}"
+        return problem_response(
+            422, "Invalid request", detail, errors=[{"field": "body", "message": message}]
+        )
     return problem_response(exc.status_code, str(exc.detail), str(exc.detail), exc.headers)
 
 

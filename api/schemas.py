@@ -23,7 +23,12 @@ class LineIn(Strict):
 
 
 class DestinationIn(Strict):
-    country: Annotated[str, Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")]
+    country: Annotated[
+        str,
+        Field(
+            min_length=2, max_length=2, pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2"
+        ),
+    ]
     postal_code: Annotated[str, Field(min_length=1, max_length=16)]
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
@@ -199,6 +204,23 @@ class ReceiptPublic(BaseModel):
     recorded: bool = Field(description="False when this receipt id was already recorded.")
     backorders_woken: int
     backorders_allocated: list[str]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the input at fault, e.g. lines.0.quantity.")
+    message: str
+
+
+class ProblemPublic(BaseModel):
+    """RFC 9457 problem details, the body of every error; some add members (e.g. `checks`)."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = Field(None, description="422: each input at fault.")
 
 
 class Health(BaseModel):

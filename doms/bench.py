@@ -103,6 +103,17 @@ def measure_intake(
     return latencies_ms, outcomes, time.perf_counter() - run_started
 
 
+def rate_limit_note(outcomes: Sequence[str]) -> str | None:
+    """What to do when the API's rate limit refused orders: they measure the limit, not it."""
+    refused = outcomes.count("429")
+    if not refused:
+        return None
+    return (
+        f"{refused} orders were refused by the API's per-client rate limit (429); "
+        "measure an API started with DOMS_RATE_LIMIT_PER_SECOND=0"
+    )
+
+
 def summarize(
     url: str, seed: int, latencies_ms: Sequence[float], outcomes: Sequence[str], elapsed: float
 ) -> IntakeFigures:
@@ -164,6 +175,8 @@ def run_intake(settings: Settings, args: argparse.Namespace) -> int:
         )
     figures = summarize(url, args.seed, *measured)
     print(result_block(figures))
+    if note := rate_limit_note(measured[1]):
+        print(f"doms bench: {note}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"benchmark": "intake", **asdict(figures)}, indent=2))
     return 0

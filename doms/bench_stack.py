@@ -16,7 +16,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]  # psutil ships no type information
 
 from doms.experiment import START_ATTEMPTS, CellError, System
-from doms.local_system import local_system_env
+from doms.local_system import NO_RATE_LIMIT, local_system_env
 from doms.network_file import load_network_spec
 
 ROLES = ("temporal", "worker", "api")  # the long-running children of `doms up`
@@ -41,10 +41,13 @@ def running_stack(
     for attempt in range(1, START_ATTEMPTS + 1):
         run_dir = var_dir / f"start-{attempt}"
         try:
-            system = System(run_dir, untraced(local_system_env(run_dir, speedup)) | settings)
+            env = stack_env(run_dir, speedup, settings)
+            system = System(run_dir, env)
         except RuntimeError as error:  # no free port
             raise StackError(str(error)) from error
-        say(f"starting doms up (speedup {speedup:g}) in {run_dir}")
+        limit = float(env["DOMS_RATE_LIMIT_PER_SECOND"])
+        rate = f"rate limit {limit:g}/s per client" if limit else "no rate limit"
+        say(f"starting doms up (speedup {speedup:g}, {rate}) in {run_dir}")
         try:
             system.start()
         except CellError as error:
@@ -59,6 +62,11 @@ def running_stack(
                 say(f"warning: doms up exited with {code} when stopped; log: {system.log}")
         return
     raise StackError(failure)
+
+
+def stack_env(run_dir: Path, speedup: float, settings: Mapping[str, str]) -> dict[str, str]:
+    """Fresh ports, no rate limit (the bench is one client at full speed), then `settings`."""
+    return untraced(local_system_env(run_dir, speedup)) | NO_RATE_LIMIT | dict(settings)
 
 
 def untraced(env: Mapping[str, str]) -> dict[str, str]:

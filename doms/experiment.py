@@ -35,7 +35,7 @@ from typing import Any
 import loadtest
 from domain.orders import FINAL_STATUSES
 from domain.satisfaction import DEFAULT_MODEL, survey_answers
-from doms.local_system import local_system_env
+from doms.local_system import NO_RATE_LIMIT, local_system_env
 from doms.settings import Settings
 from loadtest import report
 from loadtest.orders import parse_mix
@@ -93,8 +93,10 @@ class Progress:
 
 
 def system_env(var_dir: Path, mode: str, speedup: float, network: str | None) -> dict[str, str]:
-    """The environment of one cell's `doms up`: fresh ports, its mode and network."""
-    extra = {"DOMS_MODE": mode} | ({"DOMS_NETWORK_FILE": network} if network else {})
+    """The environment of one cell's `doms up`: fresh ports, its mode and network, and no
+    rate limit (Locust is one client, from one address, at the paper's rates)."""
+    extra = {"DOMS_MODE": mode} | NO_RATE_LIMIT
+    extra |= {"DOMS_NETWORK_FILE": network} if network else {}
     try:
         return local_system_env(var_dir, speedup, **extra)
     except RuntimeError as error:
@@ -458,6 +460,7 @@ def run_experiment(settings: Settings, args: argparse.Namespace) -> int:
     }
     progress = Progress()
     print(f"doms experiment: {len(cells)} cells, {args.duration} s of load each, to {args.out}")
+    print("doms experiment: each cell's API runs without a rate limit (the load is one client)")
     interrupted = False
     signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: the running system too
     try:

@@ -13,6 +13,11 @@ from pathlib import Path
 # never handed a port from this range.
 OWN_PORTS = range(20_000, 32_000)
 
+# Load generators (`doms bench system`, `doms experiment`, the end-to-end tests) send far
+# more from one address than a real client: the stacks they start have no per-client rate
+# limit, and they say so.
+NO_RATE_LIMIT = {"DOMS_RATE_LIMIT_PER_SECOND": "0"}
+
 
 def free_port(taken: set[int] | None = None) -> int:
     """A port nobody listens on now; with `taken`, also not one of those (and it is added)."""

@@ -131,6 +131,21 @@ class Settings(BaseSettings):
         description="How long an Idempotency-Key of POST /orders and its answer are kept "
         f"(hours, at least {MIN_IDEMPOTENCY_TTL_HOURS:g}).",
     )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request body the API reads; a bigger one is answered 413. "
+        "An order of 100 lines is well under 16 KiB.",
+    )
+    rate_limit_per_second: float = Field(
+        50.0,
+        ge=0,
+        description="Requests per second each client (API key, else address) may make to "
+        "one API process, on average; 0 turns the limit off. Answered 429 with Retry-After.",
+    )
+    rate_limit_burst: int = Field(
+        100, ge=1, description="Requests a client may make at once before the rate applies."
+    )
 
     @field_validator(
         "temporal_api_key",

@@ -121,8 +121,9 @@ def exposition() -> tuple[bytes, str]:
 class IntakeTimer:
     """ASGI middleware: times every `POST /orders` to its last byte, labelled by status.
 
-    Outside the routes, so that a 422 of the validator and a 409 or 503 of a problem
-    handler count as well; a request that raised counts as 500.
+    Outside the routes and the limits, so that a 422 of the validator, a 409 or 503 of a
+    problem handler and a 413 or 429 of the limits count as well; a request that raised
+    counts as 500.
     """
 
     def __init__(self, app: ASGIApp, path: str = "/orders") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from observability.metrics import exposition
@@ -9,7 +11,15 @@ from observability.metrics import exposition
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", response_class=Response)
+PROMETHEUS_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/metrics", response_class=Response, responses=PROMETHEUS_TEXT)
 async def metrics() -> Response:
     """Orders placed and allocated here, and POST /orders latency, as Prometheus text."""
     body, media_type = exposition()

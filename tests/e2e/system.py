@@ -17,7 +17,7 @@ import httpx
 import pytest
 from postgres import BACKENDS, PostgresServer
 
-from doms.local_system import local_system_env
+from doms.local_system import NO_RATE_LIMIT, local_system_env
 from doms.settings import Settings
 
 T = TypeVar("T")
@@ -96,7 +96,8 @@ class RunningSystem:
 
 
 def system_env(var_dir: Path, speedup: float, **settings: str) -> dict[str, str]:
-    return local_system_env(var_dir, speedup, **settings)
+    """No rate limit unless `settings` set one: the tests are one client pushing many orders."""
+    return local_system_env(var_dir, speedup, **(NO_RATE_LIMIT | settings))
 
 
 @asynccontextmanager

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from doms.bench import measure_intake, nearest_rank, progress_points, result_block, summarize
+from doms.bench import (
+    measure_intake,
+    nearest_rank,
+    progress_points,
+    rate_limit_note,
+    result_block,
+    summarize,
+)
 from loadtest.orders import OrderGenerator
 
 
@@ -81,3 +88,10 @@ def test_the_result_block_shows_each_figure_with_its_unit() -> None:
     assert block[1].split() == ["errors", "1", "(409:", "1)"]
     assert block[2].split() == ["latency", "p50", "12.0", "ms"]
     assert block[-1].split() == ["throughput", "1.0", "orders/s"]
+
+
+def test_orders_refused_by_the_rate_limit_are_pointed_out() -> None:
+    assert rate_limit_note(["201", "409", "503"]) is None
+    note = rate_limit_note(["201", "429", "429"])
+    assert note is not None and note.startswith("2 orders were refused")
+    assert "DOMS_RATE_LIMIT_PER_SECOND=0" in note

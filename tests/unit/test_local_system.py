@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from doms.bench_stack import stack_env
+from doms.experiment import system_env
 from doms.local_system import OWN_PORTS, free_port, local_system_env
+from doms.settings import Settings
 
 
 def test_a_port_handed_out_is_never_handed_out_again_from_the_same_set() -> None:
@@ -29,3 +32,20 @@ def test_one_system_gets_five_different_ports(tmp_path: Path) -> None:
         env["DOMS_TEMPORAL_METRICS_PORT"],
     ]
     assert len(set(ports)) == 5
+
+
+def test_the_load_generators_start_their_stacks_without_a_rate_limit(tmp_path: Path) -> None:
+    for env in (
+        stack_env(tmp_path, 36_000, {"DOMS_SIMULATED_DELAYS": "false"}),
+        system_env(tmp_path, "centralized", 1200, None),
+    ):
+        settings = Settings(**{k[5:].lower(): v for k, v in env.items() if k.startswith("DOMS_")})
+        assert settings.rate_limit_per_second == 0
+
+
+def test_a_stack_of_its_own_takes_a_rate_limit_when_asked(tmp_path: Path) -> None:
+    assert (
+        stack_env(tmp_path, 1, {"DOMS_RATE_LIMIT_PER_SECOND": "5"})["DOMS_RATE_LIMIT_PER_SECOND"]
+        == "5"
+    )
+    assert "DOMS_RATE_LIMIT_PER_SECOND" not in local_system_env(tmp_path, 1)  # the default: on

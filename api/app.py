@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from activities.orders import OrderActivities
+from api.auth import KeyVerifier
 from api.intake import Intake
 from api.problems import install_problem_handlers
 from api.routes import health, inventory, metrics, orders, reports, shipments, surveys
@@ -48,6 +49,7 @@ def create_app(
         trace_engine(engine, tracer_provider)
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
+        app.state.keys = KeyVerifier(app.state.sessions, settings.api_key_cache_seconds)
         # Lazy: the API starts (and /readyz says why it is not ready) even before Temporal.
         app.state.temporal = temporal = await connect_temporal(
             settings,

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from activities.faults import CrashPoint
 from activities.orders import OrderActivities
+from api.auth import KeyVerifier
 from api.idempotency import sweep_expired_keys
 from api.intake import Intake
 from api.limits import BodySizeLimit, RateLimit
@@ -55,6 +56,7 @@ def create_app(
         trace_engine(engine, tracer_provider)
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
+        app.state.keys = KeyVerifier(app.state.sessions, settings.api_key_cache_seconds)
         # Lazy: the API starts (and /readyz says why it is not ready) even before Temporal.
         app.state.temporal = temporal = await connect_temporal(
             settings,

@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.idempotency import idempotency_scope
 from api.intake import Intake
 from doms.settings import Settings
 
@@ -38,4 +37,3 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 IntakeDep = Annotated[Intake, Depends(_intake)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
-IdempotencyScopeDep = Annotated[str, Depends(idempotency_scope)]

@@ -18,7 +18,6 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,15 +41,6 @@ RETRY_AFTER_SECONDS = 1
 SWEEP_EVERY_SECONDS = 300.0
 SWEEP_BATCH = 1000
 logger = logging.getLogger("doms.api")
-
-
-def idempotency_scope(request: Request) -> str:
-    """Whose keys these are: two callers' keys never meet.
-
-    Everyone is "anonymous" until the API authenticates its callers; the lead wires this to
-    the authenticated API key's id then.
-    """
-    return "anonymous"
 
 
 def checked_key(value: str) -> str:

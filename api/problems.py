@@ -19,9 +19,18 @@ logger = logging.getLogger("doms.api")
 class Problem(Exception):
     """An error the API answers with; `extra` members are added to the problem document."""
 
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         return problem_body(self.status, self.title, self.detail, **self.extra)
@@ -65,7 +74,7 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+    return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -26,6 +26,7 @@ from domain.network import FulfilmentCentre, Market, Network
 from domain.network_spec import NetworkSpec
 from domain.orders import Destination, Mode, OrderLine, OrderType
 from domain.sourcing import source
+from doms.local_keys import api_key_of, bearer
 from doms.network_file import NetworkFileError, load_network_spec
 from doms.settings import Settings
 from loadtest.orders import US_METROS, OrderGenerator, Place
@@ -155,7 +156,8 @@ def run_intake(settings: Settings, args: argparse.Namespace) -> int:
     import httpx  # see the module docstring
 
     url = (args.url or settings.api_url).rstrip("/")
-    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+    headers = bearer(api_key_of(settings, args.api_key))
+    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS, headers=headers) as client:
         try:
             client.get("/healthz", timeout=PROBE_TIMEOUT_SECONDS)
         except httpx.TransportError as error:
@@ -397,6 +399,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     intake.add_argument("--orders", type=positive_int, default=100, help="how many (default 100)")
     intake.add_argument(
         "--url", help="the API's base URL (default: from DOMS_API_HOST and DOMS_API_PORT)"
+    )
+    intake.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="an operator or customer API key (default: DOMS_API_KEY, else the operator key "
+        "a local `doms up` wrote to the var dir)",
     )
     intake.add_argument("--seed", type=int, default=42, help="seed of the generated orders")
     intake.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")

@@ -14,7 +14,7 @@ import asyncio
 import math
 import ssl
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -62,11 +62,19 @@ class Connections:
     200 s late). A one-connection pool has nothing to re-examine.
     """
 
-    def __init__(self, base_url: str, count: int, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        count: int,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         ssl_context = ssl.create_default_context()  # one for all: each costs ~20 ms to load
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         self._clients = [
-            httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=one, verify=ssl_context)
+            httpx.AsyncClient(
+                base_url=base_url, timeout=timeout, limits=one, verify=ssl_context, headers=headers
+            )
             for _ in range(count)
         ]
         self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()

@@ -341,7 +341,7 @@ def _progress(say: Say, what: str, count: int) -> Callable[[int], None]:
 
 
 def _connections(system: System, count: int) -> Connections:
-    return Connections(system.url, count, REQUEST_TIMEOUT_SECONDS)
+    return Connections(system.url, count, REQUEST_TIMEOUT_SECONDS, system.headers)
 
 
 # --- the stacks -----------------------------------------------------------------------------
@@ -355,7 +355,9 @@ async def fast_stack_phases(run: Run, system: System, others: dict[str, Any] | N
         await baseline_phase(run, system, processes)
     connections = _connections(system, max(CONNECTIONS, run.args.concurrency))
     async with (
-        httpx.AsyncClient(base_url=system.url, timeout=REQUEST_TIMEOUT_SECONDS) as http,
+        httpx.AsyncClient(
+            base_url=system.url, timeout=REQUEST_TIMEOUT_SECONDS, headers=system.headers
+        ) as http,
         connections,
     ):
         if "e2e" not in skip:

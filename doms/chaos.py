@@ -77,7 +77,7 @@ class ChaosPlan:
     seed: int = 42
     timeout: float = 300.0  # for every order to be final, after the last one is placed
     speedup: float = DEFAULT_SPEEDUP
-    api_key: str | None = None  # sent as a bearer token when the API wants one
+    api_key: str | None = None  # the bearer token; default: the operator key the stack made
 
 
 def api_headers(api_key: str | None) -> dict[str, str]:
@@ -205,7 +205,7 @@ async def _run_on(stack: ChaosStack, plan: ChaosPlan, report: ChaosReport, say: 
         async with httpx.AsyncClient(
             base_url=stack.api_url,
             timeout=REQUEST_TIMEOUT_SECONDS,
-            headers=api_headers(plan.api_key),
+            headers=api_headers(plan.api_key or stack.operator_key),
         ) as http:
             placed: list[str] = []
             placing = asyncio.create_task(_place_orders(http, plan, bodies, report, placed, say))

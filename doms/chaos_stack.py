@@ -53,6 +53,14 @@ class ChaosStack:
     def var_dir(self) -> Path:
         return self.settings.var_dir
 
+    @property
+    def operator_key(self) -> str:
+        """The local operator key the supervisor made as the stack started."""
+        keys = self._supervisor.keys
+        if keys is None:
+            raise RuntimeError("the stack has not started: no API keys yet")
+        return keys.operator
+
     async def start(self) -> None:
         await self._supervisor.start_all()
         await self.wait_worker_serving()

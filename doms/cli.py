@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from doms import bench, chaos, experiment, sourcing_report
+from doms import bench, chaos, experiment, keys_command, sourcing_report
 from doms.network_file import NetworkFileError
 from doms.settings import Settings
 from observability.logging import configure_logging
@@ -84,6 +84,7 @@ COMMANDS = {
     "api": (_api, "run the HTTP API"),
     "migrate": (_migrate, "upgrade the app database to the newest schema"),
     "seed": (_seed, "add the default fulfilment network and stock (idempotent)"),
+    "keys": (keys_command.run_keys, "API keys: `doms keys create --role operator`, list, revoke"),
     "bench": (bench.run_bench, "measure a running system, e.g. `doms bench intake`"),
     "experiment": (
         experiment.run_experiment,
@@ -101,6 +102,7 @@ COMMANDS = {
 # Commands that take arguments of their own.
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "worker": _worker_arguments,
+    "keys": keys_command.add_arguments,
     "bench": bench.add_arguments,
     "experiment": experiment.add_arguments,
     "chaos": chaos.add_arguments,

@@ -35,6 +35,7 @@ from typing import Any
 import loadtest
 from domain.orders import FINAL_STATUSES
 from domain.satisfaction import DEFAULT_MODEL, survey_answers
+from doms.local_keys import bearer, keys_file, read_local_keys
 from doms.local_system import NO_RATE_LIMIT, local_system_env
 from doms.settings import Settings
 from loadtest import report
@@ -119,6 +120,18 @@ class System:
     def log(self) -> Path:
         return self.var_dir / "up.log"
 
+    @property
+    def api_key(self) -> str:
+        """The operator key this `doms up` made (and wrote to its var dir) as it started."""
+        keys = read_local_keys(self.var_dir)
+        if keys is None:
+            raise CellError(f"doms up wrote no API keys to {keys_file(self.var_dir)}")
+        return keys.operator
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.api_key)
+
     def start(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
@@ -189,10 +202,14 @@ def locustfile() -> Path:
     return Path(loadtest.__file__).resolve().parent / "locustfile.py"
 
 
-def run_locust(url: str, run_dir: Path, level: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_locust(
+    system: System, run_dir: Path, level: str, args: argparse.Namespace
+) -> dict[str, Any]:
     """Locust headless at the level's constant rate for the duration; its summary figures."""
+    url = system.url
     env = {name: value for name, value in os.environ.items() if not name.startswith("DOMS_")}
     env.update(
+        DOMS_API_KEY=system.api_key,
         DOMS_LOAD_LEVEL=level,
         DOMS_LOAD_SCALE=f"{args.scale:g}",
         DOMS_LOAD_SEED=str(args.seed),
@@ -356,7 +373,7 @@ def run_cell(cell: Cell, args: argparse.Namespace, progress: Progress) -> dict[s
         progress.step(cell, "start")
         system = start_system(run_dir, cell.mode, args)
         progress.step(cell, "load", f"{plan.orders_per_second:g} orders/s for {args.duration} s")
-        result["locust"] = run_locust(system.url, run_dir, cell.level, args)
+        result["locust"] = run_locust(system, run_dir, cell.level, args)
         result |= settle(cell, system, args, progress)
     except CellError as error:
         result["error"] = str(error)
@@ -376,7 +393,9 @@ def settle(
     import httpx
 
     try:
-        with httpx.Client(base_url=system.url, timeout=REQUEST_TIMEOUT_SECONDS) as http:
+        with httpx.Client(
+            base_url=system.url, timeout=REQUEST_TIMEOUT_SECONDS, headers=system.headers
+        ) as http:
             progress.step(cell, "drain")
             drained = drain(
                 http,

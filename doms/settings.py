@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         "default: the host of temporal_address.",
     )
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
+    temporal_ui_host: str = Field(
+        "127.0.0.1",
+        description="Where the embedded Temporal Web UI listens. It has no login and can "
+        "terminate workflows: keep it on this machine unless a proxy guards it.",
+    )
     temporal_embedded: bool = Field(
         True,
         description="`doms up` starts the Temporal dev server itself (off: use an existing one).",
@@ -123,6 +128,17 @@ class Settings(BaseSettings):
         "127.0.0.1",
         description="Where a worker's two metrics ports listen; 0.0.0.0 in a container.",
     )
+    api_key_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How long the API trusts a key it verified before asking the database "
+        "again: a revoked key stops working within this time. 0: every request asks.",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="The API key (Bearer) that clients of the API send: `doms bench intake` "
+        "and Locust; not used by the API itself.",
+    )
     placement_timeout_seconds: float = Field(
         10.0, gt=0, description="How long POST /orders waits for the sourcing decision."
     )
@@ -149,6 +165,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "temporal_api_key",
+        "api_key",
         "temporal_tls_cert_file",
         "temporal_tls_key_file",
         "temporal_tls_ca_file",
@@ -211,4 +228,4 @@ class Settings(BaseSettings):
 
     @property
     def temporal_ui_url(self) -> str:
-        return f"http://{self.temporal_host}:{self.temporal_ui_port}"
+        return f"http://{self.temporal_ui_host}:{self.temporal_ui_port}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from doms.local_keys import LocalKeys, ensure_local_keys, keys_file
 from doms.processes import (
     STOP_GRACE_SECONDS,
     ManagedProcess,
@@ -51,7 +52,8 @@ def ports_needed(settings: Settings) -> list[Port]:
     if settings.temporal_embedded:
         host = settings.temporal_host
         ports.append(Port(host, settings.temporal_port, "Temporal", "DOMS_TEMPORAL_ADDRESS"))
-        ports.append(Port(host, settings.temporal_ui_port, "Temporal UI", "DOMS_TEMPORAL_UI_PORT"))
+        ui_host, ui_port = settings.temporal_ui_host, settings.temporal_ui_port
+        ports.append(Port(ui_host, ui_port, "Temporal UI", "DOMS_TEMPORAL_UI_PORT"))
     for number, purpose, setting in (
         (settings.metrics_port, "worker metrics", "DOMS_METRICS_PORT"),
         (settings.temporal_metrics_port, "Temporal SDK metrics", "DOMS_TEMPORAL_METRICS_PORT"),
@@ -124,6 +126,7 @@ class Supervisor:
         self.env = dict(os.environ if env is None else env)
         self.started_at = time.monotonic()
         self.children: list[ManagedProcess] = []
+        self.keys: LocalKeys | None = None
 
     async def run(self) -> int:
         await self.start_all()
@@ -143,6 +146,8 @@ class Supervisor:
         await self._run_to_completion("migrate")
         _say("seeding the fulfilment network")
         await self._run_to_completion("seed")
+        _say("making the local API keys")
+        self.keys = await ensure_local_keys(self.settings.app_database_url, self.settings.var_dir)
         _say("starting the worker")
         self.start_doms("worker")
         _say(f"starting the API on {self.settings.api_url}")
@@ -230,6 +235,7 @@ class Supervisor:
             f"  API docs    {settings.api_url}/docs\n"
             f"{temporal}\n"
             f"{_metrics_lines(settings)}"
+            f"{_key_lines(settings, self.keys)}"
             f"  logs        {settings.var_dir}/\n"
             "Ctrl-C stops everything.",
             flush=True,
@@ -245,6 +251,17 @@ def _metrics_lines(settings: Settings) -> str:
         if port:
             lines += f"              http://{settings.metrics_host}:{port}/metrics ({what})\n"
     return lines
+
+
+def _key_lines(settings: Settings, keys: LocalKeys | None) -> str:
+    if keys is None:
+        return ""
+    return (
+        f"  API keys    operator  {keys.operator}\n"
+        f"              customer  {keys.customer} (customer {keys.customer_id})\n"
+        f"              in {keys_file(settings.var_dir)} (owner only);"
+        " send one as `Authorization: Bearer <key>`\n"
+    )
 
 
 def _say(message: str) -> None:

@@ -57,6 +57,8 @@ def dev_server_command(binary: Path, settings: Settings) -> list[str]:
         "--ip", settings.temporal_host,
         "--port", str(settings.temporal_port),
         "--ui-port", str(settings.temporal_ui_port),
+        # Its own setting, not --ip's (which it would follow): the UI has no login.
+        "--ui-ip", settings.temporal_ui_host,
         "--db-filename", str(settings.var_dir / "temporal.db"),
         # Default file SQLite is about 3x slower than WAL with relaxed syncs.
         "--sqlite-pragma", "journal_mode=wal",

@@ -10,6 +10,10 @@ at one of the paper's load levels, a constant arrival rate (the users follow fro
         --host http://127.0.0.1:8000 --headless -t 1m --csv var/load
 
 Settings (environment):
+    DOMS_API_KEY               the API key sent as `Authorization: Bearer`: an operator key,
+                               as shoppers order for many customers (`doms up` prints one
+                               and writes it to var/api-keys.json; `doms keys create
+                               --role operator` makes one)
     DOMS_LOAD_SEED             fixes the demand and the survey answers (default 42), so a
                                run can be repeated with the same orders
     DOMS_LOAD_MIX              order type weights (default standard=0.7,expedited=0.2,
@@ -62,6 +66,7 @@ from loadtest.surveys import Pending, SurveyQueue, promise_span_seconds
 # Every environment variable this file reads. docker-compose.yml may set only these (its
 # test reads this tuple without importing the file, which would import Locust).
 LOAD_SETTINGS = (
+    "DOMS_API_KEY",
     "DOMS_LOAD_SEED",
     "DOMS_LOAD_MIX",
     "DOMS_LOAD_LEVEL",
@@ -82,6 +87,7 @@ MAX_ERROR_RATIO = optional_float(
     os.environ.get("DOMS_LOAD_MAX_ERROR_RATIO", str(DEFAULT_MAX_ERROR_RATIO))
 )
 MAX_P95_MS = optional_float(os.environ.get("DOMS_LOAD_MAX_P95_MS"))
+API_KEY = os.environ.get("DOMS_API_KEY", "").strip()
 
 PLACED, REJECTED, OK, ANSWERED = 201, 409, 200, 201
 ALREADY_ANSWERED = 409
@@ -103,6 +109,7 @@ class Shopper(FastHttpUser):
     """
 
     wait_time = constant_throughput(PLAN.orders_per_user_per_second) if PLAN else between(0.5, 1.5)
+    default_headers = {"Authorization": f"Bearer {API_KEY}"} if API_KEY else None
     _spawned = itertools.count()  # numbers the users of this Locust process
 
     def __init__(self, environment: Environment) -> None:

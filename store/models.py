@@ -270,3 +270,24 @@ class SurveyRow(Base):
     overall: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiKeyRow(Base):
+    """A key of the HTTP API. Only a hash of its secret is kept (store/api_keys.py)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('customer', 'operator', 'carrier')", name="known_role"),
+        # A customer key is bound to one customer; the other roles act for nobody in particular.
+        CheckConstraint(
+            "(role = 'customer') = (customer_id IS NOT NULL)", name="customer_iff_customer_role"
+        ),
+    )
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the secret, hex
+    role: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

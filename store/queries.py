@@ -77,6 +77,14 @@ async def get_order(session: AsyncSession, order_id: str) -> OrderView | None:
     return (await _views(session, [row]))[0]
 
 
+async def customer_of(session: AsyncSession, order_id: str) -> str | None:
+    """The customer who placed the order; None when there is no such order."""
+    customer: str | None = await session.scalar(
+        select(OrderRow.customer_id).where(OrderRow.order_id == order_id)
+    )
+    return customer
+
+
 async def list_orders(
     session: AsyncSession, where: OrderFilter, limit: int, after: str | None = None
 ) -> OrderPage:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api import receipts
+from api.auth import AUTH_RESPONSES, OPERATOR_ONLY
 from api.deps import IntakeDep, SessionDep
 from api.problems import Problem
 from api.schemas import (
@@ -21,7 +22,7 @@ from api.schemas import (
 )
 from store import inventory, queries
 
-router = APIRouter(tags=["network"])
+router = APIRouter(tags=["network"], dependencies=OPERATOR_ONLY, responses=AUTH_RESPONSES)
 
 
 @router.get("/fulfilment-centres")

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Response
 
 from observability.metrics import exposition
 
+# Open, like the probes: /metrics is for Prometheus on an internal scrape network, which
+# should be the only one that reaches it (DEPLOYMENT.md).
 router = APIRouter(tags=["metrics"])
 
 

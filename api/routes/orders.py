@@ -9,8 +9,10 @@ from fastapi import APIRouter, Header, Query, Response, status
 from activities.messages import CancelRequest
 from api import idempotency, intake
 from api.actions import ask_order
-from api.deps import IdempotencyScopeDep, IntakeDep, SessionDep, SettingsDep
-from api.problems import Problem
+from api.auth import AUTH_RESPONSES, CUSTOMERS_AND_OPERATORS, Caller
+from api.deps import IntakeDep, SessionDep, SettingsDep
+from api.ownership import check_owner, may_see, order_not_found
+from api.problems import Problem, invalid_field
 from api.schemas import (
     CancelIn,
     CancelPublic,
@@ -27,7 +29,12 @@ from store import queries
 from store.idempotency import IdempotencyKey
 from workflows.order import OrderWorkflow
 
-router = APIRouter(prefix="/orders", tags=["orders"])
+router = APIRouter(
+    prefix="/orders",
+    tags=["orders"],
+    dependencies=CUSTOMERS_AND_OPERATORS,
+    responses=AUTH_RESPONSES,
+)
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: {"description": "Cannot be served (out of stock, unknown SKU)"},
     422: {"description": "Invalid input; the problem names the field"},
@@ -71,14 +78,22 @@ async def place_order(
     settings: SettingsDep,
     placing: IntakeDep,
     response: Response,
-    scope: IdempotencyScopeDep,
+    caller: Caller,
     idempotency_key: Annotated[
         str | None, Header(alias=idempotency.HEADER, description=KEY_DESCRIPTION)
     ] = None,
 ) -> OrderPublic | Response:
-    """Place an order: answers with its allocation and promise; shipping goes on afterwards."""
+    """Place an order: answers with its allocation and promise; shipping goes on afterwards.
+
+    A customer key places orders for its own customer id only.
+    """
+    if not may_see(caller, body.customer_id):
+        message = "a customer key places orders for its own customer id only"
+        forbidden = invalid_field("customer_id", message)
+        raise Problem(403, "Forbidden", forbidden.detail, **forbidden.extra)
     if idempotency_key is not None:
-        key = IdempotencyKey(scope, idempotency.checked_key(idempotency_key))
+        # Keys belong to the API key that sent them: two callers' keys never meet.
+        key = IdempotencyKey(caller.key_id, idempotency.checked_key(idempotency_key))
         return await idempotency.place_once(placing, body, key)
     request = intake.order_request(body, settings)
     placement = await placing.place(request)
@@ -87,17 +102,18 @@ async def place_order(
 
 
 @router.get("/{order_id}", responses={404: {"description": "No such order"}})
-async def get_order(order_id: Identifier, session: SessionDep) -> OrderPublic:
+async def get_order(order_id: Identifier, session: SessionDep, caller: Caller) -> OrderPublic:
     """One order with its status, allocations, promise and phase timings."""
     view = await queries.get_order(session, order_id)
-    if view is None:
-        raise Problem(404, "Order not found", f"no order {order_id}")
+    if view is None or not may_see(caller, view.customer_id):
+        raise order_not_found(order_id)
     return order_from_view(view)
 
 
 @router.get("")
 async def list_orders(
     session: SessionDep,
+    caller: Caller,
     customer_id: Identifier | None = None,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
     order_type: OrderType | None = None,
@@ -105,7 +121,14 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Identifier | None = None,
 ) -> OrderPage:
-    """Orders newest first, filtered; follow `next_cursor` for the next page."""
+    """Orders newest first, filtered; follow `next_cursor` for the next page.
+
+    A customer key lists its own orders only (none, filtered by another customer id).
+    """
+    if caller.is_customer:
+        if customer_id not in (None, caller.customer_id):
+            return OrderPage(items=[], next_cursor=None)
+        customer_id = caller.customer_id
     where = queries.OrderFilter(customer_id, order_status, order_type, mode)
     page = await queries.list_orders(session, where, limit, after=cursor)
     return OrderPage(
@@ -115,9 +138,14 @@ async def list_orders(
 
 @router.post("/{order_id}/cancel", responses=PROBLEMS | {404: {"description": "No such order"}})
 async def cancel_order(
-    order_id: Identifier, placing: IntakeDep, body: CancelIn | None = None
+    order_id: Identifier,
+    placing: IntakeDep,
+    session: SessionDep,
+    caller: Caller,
+    body: CancelIn | None = None,
 ) -> CancelPublic:
     """Cancel an order before dispatch; its reserved stock goes back (409 once dispatched)."""
+    await check_owner(session, caller, order_id)
     request = body or CancelIn()
     outcome = await ask_order(
         placing.temporal,
@@ -133,12 +161,16 @@ async def cancel_order(
     "/{order_id}/destination", responses=PROBLEMS | {404: {"description": "No such order"}}
 )
 async def change_destination(
-    order_id: Identifier, body: DestinationIn, session: SessionDep, placing: IntakeDep
+    order_id: Identifier,
+    body: DestinationIn,
+    session: SessionDep,
+    placing: IntakeDep,
+    caller: Caller,
 ) -> OrderPublic:
     """Ship to another address: the order is sourced again (409 once dispatched)."""
     current = await queries.get_order(session, order_id)
-    if current is None:
-        raise Problem(404, "Order not found", f"no order {order_id}")
+    if current is None or not may_see(caller, current.customer_id):
+        raise order_not_found(order_id)
     destination = intake.destination_for(OrderType(current.order_type), body)
     await ask_order(
         placing.temporal,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from api.auth import AUTH_RESPONSES, OPERATOR_ONLY
 from api.deps import SessionDep
 from api.problems import invalid_field
 from api.schemas import FulfilmentReportPublic, PerformanceReportPublic, SatisfactionReportPublic
@@ -14,7 +15,9 @@ from domain.orders import Mode
 from store import reports
 from store.reports import ReportWindow
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(
+    prefix="/reports", tags=["reports"], dependencies=OPERATOR_ONLY, responses=AUTH_RESPONSES
+)
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid filter, e.g. since after until; the problem names the field"},
 }

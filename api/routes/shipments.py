@@ -8,13 +8,19 @@ from fastapi import APIRouter, status
 
 from activities.messages import CarrierEvent, CarrierEventKind
 from api.actions import ask_order
+from api.auth import AUTH_RESPONSES, CARRIERS_AND_OPERATORS
 from api.deps import IntakeDep, SessionDep
 from api.problems import Problem
 from api.schemas import CarrierEventIn, Identifier
 from store import queries
 from workflows.order import OrderWorkflow
 
-router = APIRouter(prefix="/shipments", tags=["carriers"])
+router = APIRouter(
+    prefix="/shipments",
+    tags=["carriers"],
+    dependencies=CARRIERS_AND_OPERATORS,
+    responses=AUTH_RESPONSES,
+)
 
 
 @router.post(

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from postgres import BACKENDS, PostgresServer
 
+from doms.local_keys import LocalKeys, read_local_keys
 from doms.local_system import NO_RATE_LIMIT, local_system_env
 from doms.settings import Settings
 
@@ -60,6 +61,20 @@ class RunningSystem:
         """The app database this `doms up` was given, or its default."""
         given = Settings(var_dir=self.var_dir, database_url=self.env.get("DOMS_DATABASE_URL"))
         return given.app_database_url
+
+    @property
+    def keys(self) -> LocalKeys:
+        """The API keys `doms up` made and wrote to its var dir."""
+        keys = read_local_keys(self.var_dir)
+        assert keys is not None, f"doms up wrote no API keys in {self.var_dir}"
+        return keys
+
+    def client(self, key: str | None = None, timeout: float = 15) -> httpx.AsyncClient:
+        """An HTTP client of the API sending `key`, by default the operator key of `doms up`;
+        with key "", none."""
+        token = key if key is not None else self.keys.operator
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.api_url, timeout=timeout, headers=headers)
 
     async def start(self) -> float:
         """Start `doms up` and return the seconds until /readyz answered."""

@@ -34,7 +34,7 @@ async def test_a_retry_after_the_api_died_before_answering_gets_the_one_order(
     env = system_env(tmp_path, speedup=36_000, DOMS_FAULT_CRASH_AFTER_ACCEPT=str(marker))
     system = RunningSystem(tmp_path, env)
     await system.start()
-    async with httpx.AsyncClient(base_url=system.api_url, timeout=15) as http:
+    async with system.client() as http:
         with pytest.raises(httpx.TransportError):  # committed, then died without answering
             await http.post("/orders", json=ORDER, headers=KEY)
     assert system.process is not None
@@ -43,7 +43,7 @@ async def test_a_retry_after_the_api_died_before_answering_gets_the_one_order(
 
     await system.start()  # the same var dir: the same databases, the marker stays
     try:
-        async with httpx.AsyncClient(base_url=system.api_url, timeout=15) as http:
+        async with system.client() as http:
             retry = await http.post("/orders", json=ORDER, headers=KEY)
             assert retry.status_code == 201, retry.text
             order_id = retry.json()["order_id"]

@@ -39,7 +39,7 @@ async def slow_system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 @pytest.fixture
 async def http(slow_system: RunningSystem) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=slow_system.api_url, timeout=15) as client:
+    async with slow_system.client() as client:
         yield client
 
 

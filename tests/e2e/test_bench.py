@@ -31,6 +31,7 @@ async def test_intake_places_every_order_and_reports_ordered_percentiles(
     """`fast_system` (conftest) runs `doms up` at 36,000x and asserts a clean stop after."""
     figures_path = tmp_path / "intake.json"
     target = ["--url", fast_system.api_url, "--json", str(figures_path)]
+    target += ["--api-key", fast_system.keys.operator]
 
     code, out, err = await doms("bench", "intake", "--orders", "20", *target)
 

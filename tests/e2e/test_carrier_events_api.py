@@ -32,7 +32,7 @@ async def carrier_system(
 
 @pytest.fixture
 async def http(carrier_system: RunningSystem) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=carrier_system.api_url, timeout=15) as client:
+    async with carrier_system.client() as client:
         yield client
 
 
@@ -150,7 +150,7 @@ async def test_a_malformed_event_gets_422_naming_the_field(
 async def test_a_simulated_carrier_refuses_carrier_events_with_409(
     fast_system: RunningSystem,
 ) -> None:
-    async with httpx.AsyncClient(base_url=fast_system.api_url, timeout=15) as http:
+    async with fast_system.client() as http:
         order_id, shipment_id = await place(http, order_of("SKU-0039"))
 
         response = await post_event(http, shipment_id, "delivered")

@@ -13,16 +13,18 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
-from system import RunningSystem, fields_named, on_sqlite_and_postgres, problem
+from system import RunningSystem, fields_named, problem
 
 from api.idempotency import request_hash
 from api.intake import new_order_id
 from api.schemas import OrderCreate
+from domain.access import ApiToken
 from store import idempotency
 from store.db import create_engine, session_factory
 from store.idempotency import ClaimTerms, IdempotencyKey
 
-pytestmark = on_sqlite_and_postgres
+# On SQLite only: the key store itself is tested on both databases in
+# tests/integration/test_idempotency_keys.py.
 
 ORDER = {
     "customer_id": "c-idem",
@@ -44,7 +46,7 @@ def a_key() -> dict[str, str]:
 
 @pytest.fixture
 async def http(fast_system: RunningSystem) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=fast_system.api_url, timeout=15) as client:
+    async with fast_system.client() as client:  # the operator's key
         yield client
 
 
@@ -134,7 +136,9 @@ async def test_a_request_finding_the_key_in_use_gets_409_then_takes_over_an_aban
 ) -> None:
     """The test holds the key itself, as a first request still working (or dead) would."""
     body = order_for("c-idem-held")
-    key = IdempotencyKey("anonymous", str(uuid.uuid4()))
+    operator = ApiToken.parse(fast_system.keys.operator)
+    assert operator is not None
+    key = IdempotencyKey(operator.key_id, str(uuid.uuid4()))  # keys are per API key
     held_for = new_order_id()
     terms = ClaimTerms(
         request_hash=request_hash(OrderCreate.model_validate(body)),
@@ -156,3 +160,18 @@ async def test_a_request_finding_the_key_in_use_gets_409_then_takes_over_an_aban
     assert taken_over.status_code == 201, taken_over.text
     assert taken_over.json()["order_id"] == held_for  # the id the first request chose
     assert await orders_of(http, "c-idem-held") == [held_for]
+
+
+async def test_keys_belong_to_their_caller_so_two_callers_never_share_one(
+    http: httpx.AsyncClient, fast_system: RunningSystem
+) -> None:
+    """The same Idempotency-Key from two API keys is two requests, not one replayed."""
+    customer_id = fast_system.keys.customer_id
+    key = a_key()
+    async with fast_system.client(fast_system.keys.customer) as customer:
+        theirs = await customer.post("/orders", json=order_for(customer_id), headers=key)
+    ours = await http.post("/orders", json=order_for(customer_id), headers=key)
+
+    assert theirs.status_code == ours.status_code == 201, (theirs.text, ours.text)
+    assert REPLAYED not in ours.headers
+    assert ours.json()["order_id"] != theirs.json()["order_id"]

@@ -12,7 +12,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from system import RunningSystem
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +33,7 @@ class LocustRun:
 async def run_locust(system: RunningSystem, out: Path, *args: str, **settings: str) -> LocustRun:
     """Run Locust headless against the system, with DOMS_LOAD_* `settings`."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("DOMS_")}
-    env.update(DOMS_LOAD_SEED="7", **settings)
+    env.update(DOMS_LOAD_SEED="7", DOMS_API_KEY=system.keys.operator, **settings)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -84,7 +83,7 @@ async def test_shoppers_place_orders_and_answer_the_surveys_of_delivered_ones(
     assert answered is not None and int(answered.group(1)) > 0, summary_line(run.log)
     print(summary_line(run.log))
     # The API holds those answers: a second answer to a delivered order is refused.
-    async with httpx.AsyncClient(base_url=fast_system.api_url, timeout=15) as http:
+    async with fast_system.client() as http:
         page = await http.get("/orders", params={"status": "delivered", "limit": 200})
         again = [
             await http.post(

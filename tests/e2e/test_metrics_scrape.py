@@ -88,7 +88,7 @@ async def one_order(fast_system: RunningSystem) -> AsyncIterator[OneOrder]:
     api = f"{fast_system.api_url}/metrics"
     worker = f"http://127.0.0.1:{fast_system.env['DOMS_METRICS_PORT']}/metrics"
     sdk = f"http://127.0.0.1:{fast_system.env['DOMS_TEMPORAL_METRICS_PORT']}/metrics"
-    async with httpx.AsyncClient(base_url=fast_system.api_url, timeout=15) as http:
+    async with fast_system.client() as http:
 
         async def worker_with_stock_read() -> Samples | None:
             try:  # `doms up` is ready once its API is; its worker may still be starting

@@ -27,7 +27,7 @@ SKU_COUNT = 100  # the default catalogue: SKU-0001 ... SKU-0100
 
 @pytest.fixture
 async def http(fast_system: RunningSystem) -> Any:
-    async with httpx.AsyncClient(base_url=fast_system.api_url, timeout=15) as client:
+    async with fast_system.client() as client:
         yield client
 
 

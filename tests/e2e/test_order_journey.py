@@ -30,7 +30,7 @@ def order_with(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def http(fast_system: RunningSystem) -> Any:
-    async with httpx.AsyncClient(base_url=fast_system.api_url, timeout=15) as client:
+    async with fast_system.client() as client:
         yield client
 
 

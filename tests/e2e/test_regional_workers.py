@@ -50,7 +50,7 @@ async def test_orders_of_a_stopped_fc_worker_wait_and_complete_when_it_returns(
     system = RunningSystem(tmp_path, env)
     await system.start()
     try:
-        async with httpx.AsyncClient(base_url=system.api_url, timeout=15) as http:
+        async with system.client() as http:
             waiting = [
                 (await http.post("/orders", json=order_to(NEW_YORK))).json() for _ in range(3)
             ]

@@ -23,7 +23,7 @@ HOURS = ("order_hours", "shipping_hours", "delivery_hours", "fulfilment_hours")
 
 @pytest.fixture(scope="module")
 async def http(fast_system: RunningSystem) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=fast_system.api_url, timeout=15) as client:
+    async with fast_system.client() as client:
         yield client
 
 

@@ -381,6 +381,15 @@ def test_several_api_replicas_answer_behind_one_port(services: dict[str, Service
     ]
 
 
+def test_temporal_and_its_ui_are_published_on_this_machine_only(
+    services: dict[str, Service],
+) -> None:
+    """Neither has a login; whoever reaches them can terminate any order's workflow."""
+    for name in ("temporal", "temporal-ui"):
+        published = services[name]["ports"]
+        assert published and all(port.startswith("127.0.0.1:") for port in published), name
+
+
 # --- Workers by region -----------------------------------------------------------------------
 
 
@@ -525,6 +534,8 @@ def test_locust_runs_the_project_locustfile_as_master_and_workers_under_a_profil
         parsed[name] = locust_arguments(service["command"])
         env = environment_of(service)
         plan_load(env["DOMS_LOAD_LEVEL"], float(env["DOMS_LOAD_SCALE"]))
+
+        assert "DOMS_API_KEY" in env, f"{name}: Locust needs an API key to place orders"
 
     masters = [name for name, args in parsed.items() if args["master"]]
     assert len(masters) == 1, parsed

@@ -16,10 +16,13 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.auth import Principal, authenticated
+from domain.access import Role
 from doms.settings import Settings
 from store.db import create_engine, session_factory
 
 PROBLEM_JSON = "application/problem+json"
+OPERATOR = Principal("k-operator", Role.OPERATOR, None)
 JSON_HEADERS = {"content-type": "application/json"}
 ORDER = {
     "customer_id": "c-42",
@@ -30,9 +33,13 @@ ORDER = {
 
 
 def api(tmp_path: Path, **settings: Any) -> FastAPI:
-    """The app with its state set as its lifespan would, but with nothing behind it."""
+    """The app with its state set as its lifespan would, but with nothing behind it.
+
+    Every caller is an operator: authentication has tests of its own
+    (tests/integration/test_api_access.py), and there are no keys to check here."""
     app_settings = Settings(var_dir=tmp_path, **settings)
     app = create_app(app_settings)
+    app.dependency_overrides[authenticated] = lambda: OPERATOR
     app.state.settings = app_settings
     app.state.sessions = session_factory(create_engine("sqlite+aiosqlite:///:memory:"))
     app.state.intake = app.state.temporal = None  # never reached: the tests are refused first

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -20,10 +21,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.orders import OrderActivities
 from api.app import create_app
+from domain.access import Role
 from domain.network_spec import NetworkSpec
 from doms.settings import IntakeMode, Settings
 from observability.trace_context import untraced
 from observability.tracing import temporal_interceptors, trace_engine
+from store import api_keys
 from store.db import create_engine, session_factory
 from workflows.starter import order_workflow_id
 
@@ -73,14 +76,26 @@ async def traced_task_queue(
 async def traced_api(
     settings: Settings, provider: TracerProvider
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The API as `doms api` runs it with tracing on, served in this process."""
+    """The API as `doms api` runs it with tracing on, served in this process, and a client
+    sending an operator key (made on an untraced engine: no part of any trace)."""
+    headers = {"Authorization": f"Bearer {await operator_key(settings.app_database_url)}"}
     app = create_app(settings, provider)
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://doms") as http,
+        httpx.AsyncClient(transport=transport, base_url="http://doms", headers=headers) as http,
     ):
         yield app, http
+
+
+async def operator_key(database_url: str) -> str:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            issued = await api_keys.create_key(session, Role.OPERATOR, datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    return issued.token
 
 
 def api_settings(

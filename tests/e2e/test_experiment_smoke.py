@@ -24,7 +24,7 @@ TIMEOUT_SECONDS = 360
 def experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("experiment")
     command = [sys.executable, "-m", "doms", "experiment", "--modes", ",".join(MODES)]
-    command += ["--levels", ",".join(LEVELS), "--scale", "0.005", "--duration", "8"]
+    command += ["--levels", ",".join(LEVELS), "--scale", "0.005", "--duration", "6"]
     # An even mix, so that every order type is delivered in a run this short.
     command += ["--mix", "standard=1,expedited=1,international=1", "--out", str(out)]
     run = subprocess.run(

@@ -22,7 +22,6 @@ from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -32,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from observability.sql_spans import SqlSpans
 from observability.trace_context import TRACEPARENT, current_traceparent, untraced
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -89,16 +89,14 @@ def temporal_interceptors(provider: TracerProvider | None) -> list[Interceptor]:
 
 
 def trace_engine(engine: AsyncEngine, provider: TracerProvider | None) -> None:
-    """A span for each SQL statement on this engine.
+    """A span for each SQL statement on this engine (observability/sql_spans.py).
 
-    The engine's own tracer (what SQLAlchemyInstrumentor attaches to each engine), not the
-    instrumentor: that one is a process-wide singleton patching every engine made after it.
+    Per engine, not SQLAlchemyInstrumentor's way: that one is a process-wide singleton
+    patching every engine made after it.
     """
     if provider is None:
         return
-    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
-    usage = NO_METRICS.get_meter(__name__).create_up_down_counter("db.client.connections.usage")
-    EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]  # unannotated
+    SqlSpans(provider.get_tracer("doms.sql"), engine.sync_engine)
 
 
 def trace_app(app: FastAPI, provider: TracerProvider | None) -> None:

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from activities.faults import CrashPoint
 from activities.orders import OrderActivities
-from api.auth import KeyVerifier
+from api.auth import KeyVerifier, VerifiedKeys
 from api.idempotency import sweep_expired_keys
 from api.intake import Intake
 from api.limits import BodySizeLimit, RateLimit
@@ -49,6 +49,8 @@ def create_app(
 ) -> FastAPI:
     """The API; traced (requests, Temporal calls, SQL) when given a tracer provider."""
     settings = settings or Settings()
+    # Shared by authentication and the rate limit, which is built before the lifespan runs.
+    verified_keys = VerifiedKeys(settings.api_key_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +58,7 @@ def create_app(
         trace_engine(engine, tracer_provider)
         app.state.settings = settings
         app.state.sessions = session_factory(engine)
-        app.state.keys = KeyVerifier(app.state.sessions, settings.api_key_cache_seconds)
+        app.state.keys = KeyVerifier(app.state.sessions, verified_keys)
         # Lazy: the API starts (and /readyz says why it is not ready) even before Temporal.
         app.state.temporal = temporal = await connect_temporal(
             settings,
@@ -93,7 +95,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_second > 0:
         buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
-        app.add_middleware(RateLimit, buckets=buckets)
+        app.add_middleware(RateLimit, buckets=buckets, verified=verified_keys)
     app.add_middleware(IntakeTimer)  # outermost: a 413 or 429 of POST /orders is timed too
     for module in (orders, surveys, inventory, shipments, reports, health, metrics):
         app.include_router(module.router)

@@ -20,10 +20,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.problems import Problem
-from domain.access import Role
+from domain.access import ApiToken, Role
 from store import api_keys
 
-CACHE_MAX_KEYS = 10_000
+CACHE_MAX_KEYS = 10_000  # verified keys remembered per process (VerifiedKeys)
 # Declared on every protected route, so the OpenAPI document lists every status it answers.
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or a malformed, unknown or revoked one"},
@@ -42,43 +42,82 @@ class Principal:
         return self.role is Role.CUSTOMER
 
 
-class KeyVerifier:
-    """Verifies tokens against the store, remembering verified ones for `ttl_seconds`.
+class VerifiedKeys:
+    """The keys this process verified lately, by the SHA-256 of their token (never the token).
 
-    The cache spares each request a database read; the price is that a revoked key keeps
-    working in a process that verified it for up to `ttl_seconds` more. It holds at most
-    CACHE_MAX_KEYS keys (the oldest go first) and never a token itself, only its SHA-256.
-    Failures are not cached: a key made a moment ago works at once.
+    Read on every request, so each lookup is one dict access. Authentication trusts a key
+    verified less than `ttl_seconds` ago without asking the database: a revoked key keeps
+    working here for up to that long. The rate limit (api/limits.py) charges a request to
+    its key only if the key verified here once, whatever the ttl: credentials never verified
+    (made up, or not seen yet) are charged to the client's address, so inventing
+    Authorization headers buys no fresh buckets. At most `max_keys` keys, the least recently
+    verified go first. A key that fails to verify is forgotten at once.
     """
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
         ttl_seconds: float,
+        *,
         clock: Callable[[], float] = time.monotonic,
+        max_keys: int = CACHE_MAX_KEYS,
     ) -> None:
-        self._sessions = sessions
         self._ttl = ttl_seconds
         self._clock = clock
-        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._max_keys = max_keys
+        # fingerprint -> (trusted until, by the clock; the key), least recently verified first
+        self._keys: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def trusted(self, token: str) -> Principal | None:
+        """The key of `token` if it verified less than the ttl ago."""
+        found = self._keys.get(_fingerprint(token))
+        return found[1] if found is not None and found[0] > self._clock() else None
+
+    def key_id_of(self, token: str) -> str | None:
+        """The id of the key `token` verified as, if it did (and was not refused since)."""
+        found = self._keys.get(_fingerprint(token))
+        return found[1].key_id if found is not None else None
+
+    def remember(self, token: str, principal: Principal) -> None:
+        fingerprint = _fingerprint(token)
+        self._keys[fingerprint] = (self._clock() + self._ttl, principal)
+        self._keys.move_to_end(fingerprint)
+        while len(self._keys) > self._max_keys:
+            self._keys.popitem(last=False)
+
+    def forget(self, token: str) -> None:
+        self._keys.pop(_fingerprint(token), None)
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class KeyVerifier:
+    """Verifies tokens against the store, unless `verified` trusts them still.
+
+    Failures are not cached: a key made a moment ago works at once. Unknown but well-formed
+    tokens cost a database read each; the rate limit (by address, for them) bounds how many.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], verified: VerifiedKeys) -> None:
+        self._sessions = sessions
+        self._verified = verified
 
     async def verify(self, token: str) -> Principal | None:
-        fingerprint = hashlib.sha256(token.encode()).hexdigest()
-        now = self._clock()
-        cached = self._verified.get(fingerprint)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if (trusted := self._verified.trusted(token)) is not None:
+            return trusted
+        if ApiToken.parse(token) is None:  # not even shaped like a key: no database read
+            return None
         async with self._sessions() as session:
             key = await api_keys.verify(session, token)
         if key is None:
-            self._verified.pop(fingerprint, None)
+            self._verified.forget(token)
             return None
         principal = Principal(key.key_id, key.role, key.customer_id)
-        if self._ttl > 0:
-            self._verified[fingerprint] = (now + self._ttl, principal)
-            self._verified.move_to_end(fingerprint)
-            while len(self._verified) > CACHE_MAX_KEYS:
-                self._verified.popitem(last=False)
+        self._verified.remember(token, principal)
         return principal
 
 

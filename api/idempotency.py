@@ -16,6 +16,8 @@ import hashlib
 import json
 import logging
 import re
+import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi.responses import JSONResponse, Response
@@ -59,8 +61,9 @@ async def place_once(intake: Intake, body: OrderCreate, key: IdempotencyKey) -> 
     """Place the order unless this key already did (or is doing) it."""
     request = order_request(body, intake.settings)  # invalid input never takes the key
     fingerprint = request_hash(body)
+    terms = _terms(intake, fingerprint, request)
     async with intake.sessions() as session:
-        claimed = await idempotency.claim(session, key, _terms(intake, fingerprint, request))
+        claimed = await idempotency.claim(session, key, terms)
     if not claimed.ours:
         return _answer_from(claimed.record, fingerprint)
     # A key taken over keeps the order id its first request chose.
@@ -69,31 +72,41 @@ async def place_once(intake: Intake, body: OrderCreate, key: IdempotencyKey) -> 
         placement = await intake.place(request, key)
     except Problem as problem:
         if not is_final(problem.status):
-            await _release(intake.sessions, key)
+            await _release(intake.sessions, key, terms.holder)
         raise
     except OrderAlreadyRecorded:  # a request still holding the key (past its lease) made it
         return await _answer_recorded(intake.sessions, key, fingerprint)
     except Exception:
-        await _release(intake.sessions, key)
+        await _release(intake.sessions, key, terms.holder)
         raise
     return _response(answer_to(request, placement))
 
 
-async def sweep_expired_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Delete keys kept long enough, in batches, every few minutes; until cancelled."""
+async def sweep_expired_keys(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    every_seconds: float = SWEEP_EVERY_SECONDS,
+    batch: int = SWEEP_BATCH,
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> None:
+    """Delete keys kept long enough, in batches, at once and then every few minutes; until
+    cancelled. Short batches keep each delete's transaction (and SQLite's lock) short.
+    `pause` waits out the period; tests pass one that stops the loop after some rounds."""
     while True:
         try:
             with untraced():  # housekeeping, no one's request
-                while await _sweep_batch(sessions) == SWEEP_BATCH:
+                while await _sweep_batch(sessions, batch) == batch:
                     pass
-        except SQLAlchemyError:  # the database is unavailable: next time
+        # The database is unavailable (asyncpg raises OSError, unwrapped, when it cannot
+        # connect): try again next time rather than end the sweeper for good.
+        except (SQLAlchemyError, OSError):
             logger.exception("could not delete expired idempotency keys")
-        await asyncio.sleep(SWEEP_EVERY_SECONDS)  # a period, not a wait for anything
+        await pause(every_seconds)  # a period, not a wait for anything
 
 
-async def _sweep_batch(sessions: async_sessionmaker[AsyncSession]) -> int:
+async def _sweep_batch(sessions: async_sessionmaker[AsyncSession], batch: int) -> int:
     async with sessions() as session:
-        return await idempotency.remove_expired(session, datetime.now(UTC), SWEEP_BATCH)
+        return await idempotency.remove_expired(session, datetime.now(UTC), batch)
 
 
 def _terms(intake: Intake, fingerprint: str, request: OrderRequest) -> ClaimTerms:
@@ -101,6 +114,7 @@ def _terms(intake: Intake, fingerprint: str, request: OrderRequest) -> ClaimTerm
     return ClaimTerms(
         request_hash=fingerprint,
         order_id=request.order_id,
+        holder=secrets.token_hex(16),
         now=datetime.now(UTC),
         lease=timedelta(seconds=settings.placement_timeout_seconds) + LEASE_MARGIN,
         keep_for=timedelta(hours=settings.idempotency_ttl_hours),
@@ -138,10 +152,14 @@ def _response(answer: StoredAnswer, *, replayed: bool = False) -> Response:
     return JSONResponse(answer.body, answer.status_code, headers, media_type)
 
 
-async def _release(sessions: async_sessionmaker[AsyncSession], key: IdempotencyKey) -> None:
-    """Let a retry take the key at once. If even that fails, its lease runs out on its own."""
+async def _release(
+    sessions: async_sessionmaker[AsyncSession], key: IdempotencyKey, holder: str
+) -> None:
+    """Let a retry take the key at once, unless another request took it over meanwhile.
+    If even that fails, its lease runs out on its own."""
     try:
         async with sessions() as session:
-            await idempotency.release(session, key, datetime.now(UTC))
-    except SQLAlchemyError:
+            await idempotency.release(session, key, holder, datetime.now(UTC))
+    # Logged, not raised: the failure that made us release is what the client must hear.
+    except (SQLAlchemyError, OSError):
         logger.exception("could not release idempotency key %r", key.key)

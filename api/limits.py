@@ -6,12 +6,13 @@ body is refused while it streams in, and nothing is buffered for requests let th
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection
 
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import VerifiedKeys
 from api.problems import problem_response
 from api.token_bucket import TokenBuckets, retry_after_seconds
 
@@ -70,17 +71,20 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-def client_key(scope: Scope) -> str:
-    """Whose bucket a request takes from: its credentials, else its network address.
+def client_key(scope: Scope, verified: VerifiedKeys) -> str:
+    """Whose bucket a request takes from: its API key's, if that key verified in this process
+    (api/auth.py), else its network address's.
 
-    The Authorization header is hashed whole rather than parsed for a key id: a client that
-    knows only another's key id (not its secret) cannot drain that client's bucket, and
-    credentials never sit in memory in clear. Behind a proxy every client shares the proxy's
-    address unless it sends credentials.
+    Unverified credentials count as none: a bucket per Authorization header would give a
+    client that invents a header per request a fresh, full bucket each time (no limit at all)
+    and push everyone else's buckets out. A client knowing only another's key id (not its
+    secret) cannot drain that client's bucket either: its token does not verify. The first
+    request of a key, before it verified, is charged to the address. Behind a proxy every
+    client without a verified key shares the proxy's address.
     """
-    authorization = Headers(scope=scope).get("authorization")
-    if authorization:
-        return "auth:" + hashlib.sha256(authorization.encode()).hexdigest()[:32]
+    scheme, token = get_authorization_scheme_param(Headers(scope=scope).get("authorization"))
+    if scheme.lower() == "bearer" and (key_id := verified.key_id_of(token)) is not None:
+        return f"key:{key_id}"
     client = scope.get("client")
     return f"addr:{client[0]}" if client else "addr:unknown"
 
@@ -93,17 +97,22 @@ class RateLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, buckets: TokenBuckets, exempt: Collection[str] = UNLIMITED_PATHS
+        self,
+        app: ASGIApp,
+        buckets: TokenBuckets,
+        verified: VerifiedKeys,
+        exempt: Collection[str] = UNLIMITED_PATHS,
     ) -> None:
         self.app = app
         self.buckets = buckets
+        self.verified = verified
         self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(client_key(scope))
+        wait = self.buckets.take(client_key(scope, self.verified))
         if not wait:
             await self.app(scope, receive, send)
             return

@@ -16,7 +16,10 @@ def order_not_found(order_id: str) -> Problem:
     return Problem(404, "Order not found", f"no order {order_id}")
 
 
-def may_see(caller: Principal, customer_id: str) -> bool:
+def may_act_for(caller: Principal, customer_id: str) -> bool:
+    """Whether the caller may read, change or place orders of this customer: a customer key
+    for its own customer only, the other keys (operator; carriers stop at their role check)
+    for any."""
     return not caller.is_customer or caller.customer_id == customer_id
 
 

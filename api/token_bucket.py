@@ -1,4 +1,4 @@
-"""Token buckets per client key: the pure logic of the API's rate limit (api/rate_limit.py).
+"""Token buckets per client key: the pure logic of the API's rate limit (api/limits.py).
 
 Each key has a bucket of at most `burst` tokens, refilled at `rate` tokens per second; a
 request takes one token or is refused with the seconds until one is back. The clock is

@@ -33,7 +33,7 @@ def check_key_spec(role: Role, customer_id: str | None) -> None:
     if role is Role.CUSTOMER and not customer_id:
         raise InvalidKeySpec("a customer key needs the customer id it acts for")
     if role is not Role.CUSTOMER and customer_id is not None:
-        raise InvalidKeySpec(f"an {role} key acts for no customer: give no customer id")
+        raise InvalidKeySpec(f"only customer keys act for a customer, not {role} keys")
 
 
 @dataclass(frozen=True)

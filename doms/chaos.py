@@ -37,7 +37,7 @@ from doms.processes import StartupError
 from doms.settings import Settings
 from doms.temporal_client import connect_temporal
 from loadtest.orders import OrderGenerator
-from store.audit import Audit, StockSnapshot, audit_orders, stock_snapshot
+from store.audit import Audit, StockSnapshot, audit_orders, first_few, stock_snapshot
 from store.db import create_engine, session_factory
 from store.models import OrderRow, ShipmentRow, StockRow
 from workflows.search_attributes import ORDER_STATUS
@@ -101,11 +101,11 @@ class WorkflowCheck:
         if self.extra_runs:
             found.append(f"{self.extra_runs} extra workflow runs")
         if self.not_completed:
-            found.append(f"workflows not completed: {', '.join(self.not_completed[:5])}")
+            found.append(f"workflows not completed: {first_few(self.not_completed)}")
         if self.missing:
-            found.append(f"orders without a workflow: {', '.join(self.missing[:5])}")
+            found.append(f"orders without a workflow: {first_few(self.missing)}")
         if self.disagreeing:
-            found.append(f"workflow and database disagree: {'; '.join(self.disagreeing[:5])}")
+            found.append(f"workflow and database disagree: {first_few(self.disagreeing, sep='; ')}")
         return found
 
 
@@ -131,8 +131,8 @@ class ChaosReport:
         found += self.workflows.violations if self.workflows else ["no workflow check"]
         if self.cancelled_but_not_cancelled:
             found.append(
-                f"orders whose cancel was accepted but ended otherwise: "
-                f"{', '.join(self.cancelled_but_not_cancelled[:5])}"
+                "orders whose cancel was accepted but ended otherwise: "
+                + first_few(self.cancelled_but_not_cancelled)
             )
         if self.unplanned_exits:
             found.append(f"processes exited unasked: {'; '.join(self.unplanned_exits)}")
@@ -212,7 +212,7 @@ async def _run_on(stack: ChaosStack, plan: ChaosPlan, report: ChaosReport, say: 
             await _break_things(stack, plan, report, sessions, placing, say)
             await placing
         report.placed = len(placed)
-        await _wait_all_final(stack, sessions, placed, plan.timeout, say)
+        await _wait_all_final(stack, sessions, plan.timeout, say)
         report.unplanned_exits = list(stack.unplanned_exits)
         await _check(stack.settings, sessions, before, report)
     finally:
@@ -370,18 +370,18 @@ def kill_schedule(worker_kills: int, temporal_restarts: int) -> list[str]:
 async def _wait_all_final(
     stack: ChaosStack,
     sessions: async_sessionmaker[AsyncSession],
-    placed: list[str],
     within: float,
     say: Say,
 ) -> None:
-    """Poll until every placed order is final in the app database and no order workflow
-    runs on (its last step commits before its workflow completes), or `within` seconds
-    pass: the checks then name what is still in flight."""
+    """Poll until every order is final in the app database and no order workflow runs on
+    (its last step commits before its workflow completes), or `within` seconds pass: the
+    checks then name what is still in flight. Every order, not only those answered 201: one
+    whose answer was lost is audited too, so it is waited for too."""
     deadline = time.monotonic() + within
     next_report = time.monotonic() + REPORT_EVERY_SECONDS
     client = await connect_temporal(stack.settings)
     while True:
-        pending = await _not_final(sessions, placed)
+        pending = await _not_final(sessions)
         running = (await client.count_workflows(RUNNING_ORDERS)).count
         if not pending and not running:
             break
@@ -457,11 +457,9 @@ async def _progress(sessions: async_sessionmaker[AsyncSession]) -> int:
         return int(shipped or 0) + int(ended or 0)
 
 
-async def _not_final(sessions: async_sessionmaker[AsyncSession], placed: list[str]) -> int:
+async def _not_final(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
-        query = select(func.count()).where(
-            OrderRow.order_id.in_(placed), OrderRow.status.not_in(FINAL_STATUSES)
-        )
+        query = select(func.count()).where(OrderRow.status.not_in(FINAL_STATUSES))
         return int(await session.scalar(query) or 0)
 
 
@@ -500,14 +498,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cancel-share",
-        type=float,
+        type=_share,
         default=defaults.cancel_share,
         help="share of orders cancelled right after they are placed "
         f"(default {defaults.cancel_share:g})",
     )
     parser.add_argument(
         "--split-share",
-        type=float,
+        type=_share,
         default=defaults.split_share,
         help="share of domestic orders made of two SKUs no regional centre holds together, "
         f"so that they split (default {defaults.split_share:g})",
@@ -578,6 +576,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 

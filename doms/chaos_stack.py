@@ -44,6 +44,8 @@ class ChaosStack:
         self.worker_starts = 1
         self.temporal_starts = 1
         self.unplanned_exits: list[str] = []
+        # The worker seen serving: its log is not read again on each poll (it keeps growing).
+        self._serving_worker: ManagedProcess | None = None
 
     @property
     def api_url(self) -> str:
@@ -122,8 +124,14 @@ class ChaosStack:
 
     def worker_serving(self) -> bool:
         """The current worker polls its task queues (it logged so)."""
-        log = self.worker.log_path
-        return log.exists() and WORKER_SERVING in log.read_bytes()
+        worker = self.worker
+        if worker is self._serving_worker:
+            return True
+        log = worker.log_path
+        if log.exists() and WORKER_SERVING in log.read_bytes():
+            self._serving_worker = worker
+            return True
+        return False
 
     async def wait_worker_serving(self, within: float = WORKER_READY_TIMEOUT_SECONDS) -> None:
         deadline = time.monotonic() + within

@@ -19,7 +19,7 @@ shipped nothing, and no ended order still holds a reservation.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +108,7 @@ class Audit:
     def violations(self) -> list[str]:
         found: list[str] = []
         if self.not_final:
-            found.append(f"{len(self.not_final)} orders not final: {_some(self.not_final)}")
+            found.append(f"{len(self.not_final)} orders not final: {first_few(self.not_final)}")
         if self.duplicate_shipments:
             found.append(f"{self.duplicate_shipments} duplicate shipment rows")
         if self.shipments_without_shipped_parcel:
@@ -120,16 +120,14 @@ class Audit:
                 f"{self.shipped_parcels_without_shipment} shipped parcels without a shipment"
             )
         if self.wrongly_shipped:
-            found.append(f"orders shipped wrongly: {_some(self.wrongly_shipped)}")
+            found.append(f"orders shipped wrongly: {first_few(self.wrongly_shipped)}")
         if self.leaked_reservations:
-            found.append(f"ended orders holding stock: {_some(self.leaked_reservations)}")
+            found.append(f"ended orders holding stock: {first_few(self.leaked_reservations)}")
         if self.pending_starts:
             found.append(f"{self.pending_starts} accepted orders whose workflow never started")
         if self.stock_mismatches:
-            found.append(
-                f"stock delta {self.stock_delta}: "
-                + "; ".join(str(mismatch) for mismatch in self.stock_mismatches[:5])
-            )
+            mismatches = [str(mismatch) for mismatch in self.stock_mismatches]
+            found.append(f"stock delta {self.stock_delta}: {first_few(mismatches, sep='; ')}")
         return found
 
 
@@ -181,15 +179,11 @@ def stock_mismatches(before: StockSnapshot, after: StockSnapshot) -> list[StockM
     return found
 
 
-async def audit_orders(
-    session: AsyncSession, before: StockSnapshot, order_ids: Iterable[str] | None = None
-) -> Audit:
-    """Check the orders (all, or `order_ids`) and the stock against `before`."""
-    wanted = None if order_ids is None else set(order_ids)
+async def audit_orders(session: AsyncSession, before: StockSnapshot) -> Audit:
+    """Check every order, and the stock against `before`."""
     statuses = {
         order_id: OrderStatus(status)
         for order_id, status in await session.execute(select(OrderRow.order_id, OrderRow.status))
-        if wanted is None or order_id in wanted
     }
     lines = await _units_by_order(
         session, select(OrderLineRow.order_id, OrderLineRow.sku, OrderLineRow.quantity)
@@ -286,6 +280,8 @@ async def _count(session: AsyncSession, query: Select[Any]) -> int:
     return int(await session.scalar(counted) or 0)
 
 
-def _some(ids: list[str], shown: int = 5) -> str:
-    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
-    return ", ".join(ids[:shown]) + more
+def first_few(items: list[str], shown: int = 5, sep: str = ", ") -> str:
+    """The first `shown` items and how many more: a report line stays readable however many
+    orders a broken run leaves."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return sep.join(items[:shown]) + more

@@ -4,6 +4,11 @@ A request claims its key by inserting the row (committed at once, so other reque
 it). A row still in flight after `locked_until` belongs to a request whose process died:
 the next request with the key takes it over with one guarded UPDATE, so only one of two
 contenders wins, and it keeps the row's order id. A row past `expires_at` counts as gone.
+
+Each claim writes its own `holder` token, and only the holder may release the key: a request
+that outlived its lease (slow, not dead) and then fails must not free a key that another
+request has taken over meanwhile. The final answer needs no such guard: whichever of the two
+records it, it is the answer for the same order id.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class Claim:
 class ClaimTerms:
     request_hash: str
     order_id: str  # for a new key; a key taken over keeps its own
+    holder: str  # this request's token: only it may release the key (see `release`)
     now: datetime
     lease: timedelta
     keep_for: timedelta
@@ -105,13 +111,17 @@ async def complete(session: AsyncSession, done: AnswerToKey) -> None:
     )
 
 
-async def release(session: AsyncSession, key: IdempotencyKey, now: datetime) -> None:
+async def release(session: AsyncSession, key: IdempotencyKey, holder: str, now: datetime) -> bool:
     """No final answer (the server failed): let the next request with the key take it over
-    at once. The row stays, so that request reuses its order id. Commits."""
-    await session.execute(
-        update(KEYS).where(*_is(key), KEYS.c.state == KeyState.IN_FLIGHT).values(locked_until=now)
+    at once. The row stays, so that request reuses its order id. Only the request holding the
+    key (`holder`) releases it; False when the key is answered or held by another. Commits."""
+    released = await session.execute(
+        update(KEYS)
+        .where(*_is(key), KEYS.c.state == KeyState.IN_FLIGHT, KEYS.c.holder == holder)
+        .values(locked_until=now)
     )
     await session.commit()
+    return changed_one_row(released)
 
 
 async def remove_expired(session: AsyncSession, now: datetime, limit: int) -> int:
@@ -137,6 +147,7 @@ async def _insert(session: AsyncSession, key: IdempotencyKey, terms: ClaimTerms)
                 key=key.key,
                 request_hash=terms.request_hash,
                 order_id=terms.order_id,
+                holder=terms.holder,
                 state=KeyState.IN_FLIGHT,
                 created_at=terms.now,
                 locked_until=terms.now + terms.lease,
@@ -160,7 +171,7 @@ async def _take_over(session: AsyncSession, key: IdempotencyKey, terms: ClaimTer
             KEYS.c.request_hash == terms.request_hash,
             KEYS.c.locked_until <= terms.now,
         )
-        .values(locked_until=terms.now + terms.lease)
+        .values(locked_until=terms.now + terms.lease, holder=terms.holder)
     )
     await session.commit()
     return changed_one_row(taken)

@@ -169,6 +169,9 @@ class IdempotencyKeyRow(Base):
     # sha256 (hex) of the canonical JSON of the validated request body.
     request_hash: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[str] = mapped_column(String(64))
+    # The token of the request that holds the key now (store/idempotency.py); '' on rows
+    # written before revision 0006, which no request holds any more.
+    holder: Mapped[str] = mapped_column(String(32), server_default="")
     state: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

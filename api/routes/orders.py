@@ -11,7 +11,7 @@ from api import idempotency, intake
 from api.actions import ask_order
 from api.auth import AUTH_RESPONSES, CUSTOMERS_AND_OPERATORS, Caller
 from api.deps import IntakeDep, SessionDep, SettingsDep
-from api.ownership import check_owner, may_see, order_not_found
+from api.ownership import check_owner, may_act_for, order_not_found
 from api.problems import Problem, invalid_field
 from api.schemas import (
     CancelIn,
@@ -87,7 +87,7 @@ async def place_order(
 
     A customer key places orders for its own customer id only.
     """
-    if not may_see(caller, body.customer_id):
+    if not may_act_for(caller, body.customer_id):
         message = "a customer key places orders for its own customer id only"
         forbidden = invalid_field("customer_id", message)
         raise Problem(403, "Forbidden", forbidden.detail, **forbidden.extra)
@@ -105,7 +105,7 @@ async def place_order(
 async def get_order(order_id: Identifier, session: SessionDep, caller: Caller) -> OrderPublic:
     """One order with its status, allocations, promise and phase timings."""
     view = await queries.get_order(session, order_id)
-    if view is None or not may_see(caller, view.customer_id):
+    if view is None or not may_act_for(caller, view.customer_id):
         raise order_not_found(order_id)
     return order_from_view(view)
 
@@ -169,7 +169,7 @@ async def change_destination(
 ) -> OrderPublic:
     """Ship to another address: the order is sourced again (409 once dispatched)."""
     current = await queries.get_order(session, order_id)
-    if current is None or not may_see(caller, current.customer_id):
+    if current is None or not may_act_for(caller, current.customer_id):
         raise order_not_found(order_id)
     destination = intake.destination_for(OrderType(current.order_type), body)
     await ask_order(

@@ -143,6 +143,7 @@ async def test_a_request_finding_the_key_in_use_gets_409_then_takes_over_an_aban
     terms = ClaimTerms(
         request_hash=request_hash(OrderCreate.model_validate(body)),
         order_id=held_for,
+        holder="the-test",
         now=datetime.now(UTC),
         lease=timedelta(hours=1),
         keep_for=timedelta(hours=24),
@@ -152,7 +153,7 @@ async def test_a_request_finding_the_key_in_use_gets_409_then_takes_over_an_aban
 
     while_held = await http.post("/orders", json=body, headers={KEY: key.key})
     async with app_database(fast_system) as session:  # the first request's process dies
-        await idempotency.release(session, key, datetime.now(UTC))
+        assert await idempotency.release(session, key, terms.holder, datetime.now(UTC))
     taken_over = await http.post("/orders", json=body, headers={KEY: key.key})
 
     assert problem(while_held, 409)["title"] == "Request in progress"

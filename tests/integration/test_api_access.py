@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warehouse import OrderDesk
 
 from api.app import create_app
-from api.auth import KeyVerifier
+from api.auth import KeyVerifier, VerifiedKeys
 from domain.access import ApiToken, Role
 from domain.orders import OrderLine
 from doms.local_system import free_port
@@ -290,7 +290,7 @@ async def test_a_revoked_key_works_on_only_until_the_cache_forgets_it(
     db_sessions: async_sessionmaker[AsyncSession], keys: Keys
 ) -> None:
     now = [0.0]
-    verifier = KeyVerifier(db_sessions, ttl_seconds=30, clock=lambda: now[0])
+    verifier = KeyVerifier(db_sessions, VerifiedKeys(ttl_seconds=30, clock=lambda: now[0]))
     first = await verifier.verify(keys.carrier)
     assert first is not None and first.role is Role.CARRIER
     token = ApiToken.parse(keys.carrier)
@@ -302,6 +302,31 @@ async def test_a_revoked_key_works_on_only_until_the_cache_forgets_it(
     assert await verifier.verify(keys.carrier) == first  # cached: the database is not asked
     now[0] = 30.0
     assert await verifier.verify(keys.carrier) is None
+
+
+async def test_the_rate_limit_charges_a_key_once_it_verified_and_made_up_keys_to_the_address(
+    database_url: str, keys: Keys
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        temporal_address=f"127.0.0.1:{free_port()}",
+        rate_limit_per_second=0.01,
+        rate_limit_burst=1,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://doms") as http:
+
+            async def status(headers: dict[str, str]) -> int:
+                return (await http.get("/orders", headers=headers)).status_code
+
+            first = await status(bearer(keys.alice))  # not verified yet: the address's token
+            made_up = await status(bearer(str(ApiToken.new())))
+            again = await status(bearer(keys.alice))  # verified now: its own bucket
+            spent = await status(bearer(keys.alice))
+
+    assert (first, made_up, again, spent) == (200, 429, 200, 429)
 
 
 # --- the OpenAPI document --------------------------------------------------------------------

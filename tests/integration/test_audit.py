@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warehouse import NEWARK, OPENING, OrderDesk, Stockroom, parcel
 
 from domain.orders import OrderLine, OrderStatus
 from store.audit import Audit, StockSnapshot, audit_orders, stock_snapshot
 from store.models import OrderRow, ShipmentRow, StockRow
+from store.orders import WorkflowStart
 
 SOFA, LAMP = "SKU-0001", "SKU-0002"
 CHICAGO = "ord"
@@ -117,3 +119,43 @@ async def test_a_shipment_row_without_its_parcel_shipped_is_reported(db_sessions
     found = await audit(db_sessions, before)
 
     assert found.shipments_without_shipped_parcel == 1
+
+
+async def test_a_workflow_never_started_and_a_shipment_lost_are_reported(db_sessions, desk) -> None:
+    before = await snapshot(db_sessions)
+    unstarted = dataclasses.replace(
+        desk.order(OrderLine(SOFA, 1)), then_start=WorkflowStart({"order_id": "x"})
+    )
+    assert await desk.allocate(unstarted)  # its outbox row stays: no relay runs here
+    shipped = desk.order(OrderLine(SOFA, 1))
+    assert await desk.allocate(shipped)
+    shipment = f"{shipped.order_id}-{NEWARK}"
+    assert await desk.writes.record_shipment(shipped.order_id, NEWARK, shipment, DISPATCH, 1.0)
+    async with db_sessions() as session:  # the parcel says shipped, the shipment row is gone
+        await session.execute(delete(ShipmentRow).where(ShipmentRow.shipment_id == shipment))
+        await session.commit()
+
+    found = await audit(db_sessions, before)
+
+    assert found.pending_starts == 1
+    assert found.shipped_parcels_without_shipment == 1
+    assert "1 accepted orders whose workflow never started" in found.violations
+    assert "1 shipped parcels without a shipment" in found.violations
+
+
+def test_a_violation_names_a_few_and_counts_the_rest() -> None:
+    """Pure: a broken run may leave thousands of orders, and the report stays one line each."""
+    stuck = [f"o-{n}" for n in range(7)]
+    found = Audit(
+        orders=7,
+        by_status={"allocated": 7},
+        not_final=stuck,
+        duplicate_shipments=0,
+        shipments_without_shipped_parcel=0,
+        shipped_parcels_without_shipment=0,
+        wrongly_shipped=[],
+        leaked_reservations=[],
+        pending_starts=0,
+    )
+
+    assert found.violations == ["7 orders not final: o-0, o-1, o-2, o-3, o-4 and 2 more"]

@@ -4,12 +4,15 @@ one request after the holder died, and forgotten after their time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warehouse import OrderDesk, Stockroom
 
+from api.idempotency import sweep_expired_keys
 from domain.orders import OrderLine
 from store import idempotency
 from store.idempotency import (
@@ -29,8 +32,17 @@ KEY = IdempotencyKey("anonymous", "key-1")
 PLACED = StoredAnswer(201, {"order_id": "o-1", "status": "allocated"}, "/orders/o-1")
 
 
-def terms(order_id: str = "o-1", body: str = "hash-a", at: datetime = NOW) -> ClaimTerms:
-    return ClaimTerms(request_hash=body, order_id=order_id, now=at, lease=LEASE, keep_for=DAY)
+def terms(
+    order_id: str = "o-1", body: str = "hash-a", at: datetime = NOW, holder: str = ""
+) -> ClaimTerms:
+    return ClaimTerms(
+        request_hash=body,
+        order_id=order_id,
+        holder=holder or f"holder-of-{order_id}",
+        now=at,
+        lease=LEASE,
+        keep_for=DAY,
+    )
 
 
 async def claim(
@@ -113,12 +125,18 @@ async def test_of_two_retries_of_an_abandoned_key_exactly_one_takes_it_over_with
     assert winner.record.locked_until == later + LEASE
 
 
+async def release(
+    sessions: async_sessionmaker[AsyncSession], holder: str, at: datetime = NOW
+) -> bool:
+    async with sessions() as session:
+        return await idempotency.release(session, KEY, holder, at)
+
+
 async def test_a_released_key_is_taken_over_at_once_and_keeps_its_order_id(
     db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    await claim(db_sessions, terms("o-1"))
-    async with db_sessions() as session:
-        await idempotency.release(session, KEY, NOW + timedelta(seconds=1))
+    await claim(db_sessions, terms("o-1", holder="first"))
+    assert await release(db_sessions, "first", NOW + timedelta(seconds=1))
 
     retry = await claim(db_sessions, terms("o-2", at=NOW + timedelta(seconds=2)))
 
@@ -128,12 +146,29 @@ async def test_a_released_key_is_taken_over_at_once_and_keeps_its_order_id(
 async def test_a_completed_key_is_not_released(
     db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    await claim(db_sessions, terms("o-1"))
+    await claim(db_sessions, terms("o-1", holder="first"))
     await complete(db_sessions, PLACED)
-    async with db_sessions() as session:
-        await idempotency.release(session, KEY, NOW)
 
+    assert not await release(db_sessions, "first")
     assert not (await claim(db_sessions, terms("o-2", at=NOW + timedelta(seconds=1)))).ours
+
+
+async def test_a_request_that_outlived_its_lease_cannot_release_the_key_taken_over(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The first request was slow, not dead: its late failure must not free the key while
+    the request that took it over is still placing the order."""
+    await claim(db_sessions, terms("o-1", holder="slow"))
+    taken_over = await claim(db_sessions, terms("o-2", at=NOW + LEASE * 2, holder="retry"))
+    assert taken_over.ours
+
+    assert not await release(db_sessions, "slow", NOW + LEASE * 2)
+    third = await claim(db_sessions, terms("o-3", at=NOW + LEASE * 2 + timedelta(seconds=1)))
+    assert not third.ours  # still the retry's: 409 in progress, not a second placement
+
+    assert await release(db_sessions, "retry", NOW + LEASE * 3)
+    fourth = await claim(db_sessions, terms("o-4", at=NOW + LEASE * 3 + timedelta(seconds=1)))
+    assert fourth.ours and fourth.record.order_id == "o-1"
 
 
 async def test_only_the_first_answer_is_kept(
@@ -206,3 +241,70 @@ async def test_the_answer_is_recorded_with_the_order_or_not_at_all(
 
     assert in_flight is not None and in_flight.answer is None
     assert completed is not None and completed.answer == PLACED
+
+
+# --- the sweeper the API runs (api/idempotency.py) -------------------------------------------
+
+
+class SweeperStopped(Exception):
+    pass
+
+
+class Rounds:
+    """The sweeper's `pause`: counts the rounds it finished, and after `rounds` of them
+    stops it instead of waiting the period (the app's shutdown cancels it there)."""
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+        self.periods: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.periods.append(seconds)
+        if len(self.periods) == self.rounds:
+            raise SweeperStopped
+
+
+async def sweep(sessions: async_sessionmaker[AsyncSession], rounds: Rounds, batch: int) -> None:
+    with contextlib.suppress(SweeperStopped):
+        await sweep_expired_keys(sessions, every_seconds=60, batch=batch, pause=rounds)
+
+
+async def test_the_sweeper_deletes_every_expired_key_in_one_round_batch_after_batch(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = datetime.now(UTC)  # the sweeper reads the real clock
+    old = [IdempotencyKey("anonymous", f"old-{n}") for n in range(5)]
+    for key in old:
+        await claim(db_sessions, terms(at=now - DAY * 2), key)
+    fresh = IdempotencyKey("anonymous", "fresh")
+    await claim(db_sessions, terms(at=now), fresh)
+    one_round = Rounds(1)
+
+    await sweep(db_sessions, one_round, batch=2)  # 2 + 2 + 1: three batches, no pause between
+
+    async with db_sessions() as session:
+        left = [await idempotency.record_of(session, key) for key in old]
+        kept = await idempotency.record_of(session, fresh)
+    assert left == [None] * 5
+    assert kept is not None
+    assert one_round.periods == [60]
+
+
+async def test_the_sweeper_outlives_a_database_that_is_away(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = datetime.now(UTC)
+    await claim(db_sessions, terms(at=now - DAY * 2))
+    calls = 0
+
+    def flaky() -> AsyncSession:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("connection refused")  # as asyncpg says it, unwrapped
+        return db_sessions()
+
+    await sweep(cast(async_sessionmaker[AsyncSession], flaky), Rounds(2), batch=10)
+
+    assert calls == 2
+    assert await record(db_sessions) is None  # deleted in the second round

@@ -71,6 +71,12 @@ def test_only_a_customer_key_names_a_customer() -> None:
     check_key_spec(Role.CUSTOMER, "c-1")
     check_key_spec(Role.OPERATOR, None)
     check_key_spec(Role.CARRIER, None)
-    for role, customer in ((Role.CUSTOMER, None), (Role.CUSTOMER, ""), (Role.OPERATOR, "c-1")):
-        with pytest.raises(InvalidKeySpec):
+    refusals = (
+        (Role.CUSTOMER, None, "needs the customer id"),
+        (Role.CUSTOMER, "", "needs the customer id"),
+        (Role.OPERATOR, "c-1", "only customer keys act for a customer, not operator keys"),
+        (Role.CARRIER, "c-1", "not carrier keys"),
+    )
+    for role, customer, reason in refusals:
+        with pytest.raises(InvalidKeySpec, match=reason):
             check_key_spec(role, customer)

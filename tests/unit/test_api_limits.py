@@ -14,9 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
-from api.auth import Principal, authenticated
+from api.auth import Principal, VerifiedKeys, authenticated
+from api.limits import RateLimit
+from api.token_bucket import TokenBuckets
 from domain.access import Role
 from doms.settings import Settings
 from store.db import create_engine, session_factory
@@ -110,16 +114,54 @@ async def test_a_client_over_its_burst_is_answered_429_with_retry_after(tmp_path
     assert refused.headers["retry-after"] == "2"  # one token at 0.5/s
 
 
-async def test_each_credential_has_a_bucket_of_its_own(tmp_path: Path) -> None:
-    app = api(tmp_path, rate_limit_per_second=0.01, rate_limit_burst=1)
-    async with client(app, authorization="Bearer doms_k1_secret") as first:
-        assert (await first.get("/no-such-page")).status_code == 404
-        assert (await first.get("/no-such-page")).status_code == 429
-    async with client(app, authorization="Bearer doms_k2_secret") as second:
-        assert (await second.get("/no-such-page")).status_code == 404
-    async with client(app) as anonymous:  # keyed on its address instead
-        assert (await anonymous.get("/no-such-page")).status_code == 404
-        assert (await anonymous.get("/no-such-page")).status_code == 429
+async def test_made_up_credentials_share_their_address_bucket(tmp_path: Path) -> None:
+    """A new Authorization header per request buys no fresh bucket: none of them verified."""
+    app = api(tmp_path, rate_limit_per_second=0.01, rate_limit_burst=2)
+    statuses = []
+    for attempt in range(3):
+        async with client(app, authorization=f"Bearer doms_{attempt:016x}_guess") as http:
+            statuses.append((await http.get("/no-such-page")).status_code)
+    assert statuses == [404, 404, 429]
+
+
+async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+    await PlainTextResponse("ok")(scope, receive, send)
+
+
+def limited(verified: VerifiedKeys) -> RateLimit:
+    return RateLimit(ok, TokenBuckets(rate=0.01, burst=1), verified)
+
+
+async def status_of(limit: RateLimit, address: str, authorization: str | None = None) -> int:
+    headers = {"authorization": authorization} if authorization else {}
+    transport = httpx.ASGITransport(limit, client=(address, 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://doms") as http:
+        return (await http.get("/orders", headers=headers)).status_code
+
+
+async def test_each_verified_key_has_a_bucket_of_its_own_wherever_it_comes_from() -> None:
+    verified = VerifiedKeys(ttl_seconds=0)  # not trusted for auth, still known as a key
+    verified.remember("doms_k1_secret", Principal("k1", Role.CUSTOMER, "c-1"))
+    verified.remember("doms_k2_secret", Principal("k2", Role.CUSTOMER, "c-2"))
+    limit = limited(verified)
+
+    assert await status_of(limit, "10.0.0.1", "Bearer doms_k1_secret") == 200
+    assert await status_of(limit, "10.0.0.2", "Bearer doms_k1_secret") == 429  # same key
+    assert await status_of(limit, "10.0.0.1", "Bearer doms_k2_secret") == 200
+    assert await status_of(limit, "10.0.0.1") == 200  # the address's own bucket
+    assert await status_of(limit, "10.0.0.1", "Bearer doms_k1_wrong") == 429  # the address's
+
+
+async def test_a_key_refused_since_is_charged_to_its_address_again() -> None:
+    verified = VerifiedKeys(ttl_seconds=30)
+    verified.remember("doms_k1_secret", Principal("k1", Role.OPERATOR, None))
+    limit = limited(verified)
+    assert await status_of(limit, "10.0.0.1", "Bearer doms_k1_secret") == 200
+
+    verified.forget("doms_k1_secret")  # as KeyVerifier does when it no longer verifies
+
+    assert await status_of(limit, "10.0.0.1", "Bearer doms_k1_secret") == 200  # a new bucket
+    assert await status_of(limit, "10.0.0.1") == 429
 
 
 async def test_probes_and_scrapes_are_never_limited(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from doms.chaos import ChaosPlan, api_headers, kill_schedule, order_bodies
+from doms.chaos import ChaosPlan, WorkflowCheck, api_headers, kill_schedule, order_bodies
 from doms.cli import build_parser
 
 
@@ -48,3 +48,18 @@ def test_the_command_line_fills_the_plan() -> None:
 
     assert (args.orders, args.worker_kills, args.restart_temporal) == (40, 3, 1)
     assert args.split_share == ChaosPlan().split_share
+
+
+@pytest.mark.parametrize("share", ["-0.1", "1.5", "nan"])
+def test_a_share_outside_0_to_1_is_refused(share: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["chaos", "--cancel-share", share])
+
+    assert "--cancel-share: must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_workflow_check_names_a_few_and_counts_the_rest() -> None:
+    missing = [f"o-{n}" for n in range(7)]
+    check = WorkflowCheck(workflows=3, extra_runs=0, not_completed=[], missing=missing)
+
+    assert check.violations == ["orders without a workflow: o-0, o-1, o-2, o-3, o-4 and 2 more"]

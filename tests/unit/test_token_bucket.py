@@ -79,10 +79,14 @@ def test_a_busy_bucket_survives_eviction_of_the_idle(clock: FakeClock) -> None:
     assert buckets.take("busy") > 0
 
 
-@pytest.mark.parametrize(("rate", "burst"), [(0, 1), (-1, 1), (1, 0)])
-def test_a_bucket_needs_a_positive_rate_and_burst(rate: float, burst: int) -> None:
+@pytest.mark.parametrize(
+    ("rate", "burst", "max_keys"), [(0, 1, 1), (-1, 1, 1), (1, 0, 1), (1, 1, 0)]
+)
+def test_a_bucket_needs_a_positive_rate_burst_and_bound(
+    rate: float, burst: int, max_keys: int
+) -> None:
     with pytest.raises(ValueError):
-        TokenBuckets(rate=rate, burst=burst)
+        TokenBuckets(rate=rate, burst=burst, max_keys=max_keys)
 
 
 @pytest.mark.parametrize(("wait", "header"), [(0.001, 1), (0.5, 1), (1.0, 1), (1.01, 2), (7.2, 8)])

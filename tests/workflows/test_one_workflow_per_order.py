@@ -118,7 +118,9 @@ async def test_the_workflow_intake_records_the_answer_to_an_idempotency_key(
     order = an_order(OrderLine("SKU-0001", 1))
     key = IdempotencyKey("anonymous", "k-1")
     now = datetime.now(UTC)
-    terms = ClaimTerms("hash", order.order_id, now, timedelta(minutes=1), timedelta(hours=24))
+    terms = ClaimTerms(
+        "hash", order.order_id, "the-test", now, timedelta(minutes=1), timedelta(hours=24)
+    )
     async with sessions() as session:
         assert (await idempotency.claim(session, key, terms)).ours
 

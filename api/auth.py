@@ -24,9 +24,12 @@ from domain.access import ApiToken, Role
 from store import api_keys
 
 CACHE_MAX_KEYS = 10_000  # verified keys remembered per process (VerifiedKeys)
-# Declared on every protected route, so the OpenAPI document lists every status it answers.
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+# Declared on every protected route, so the OpenAPI document lists every status it answers:
+# KEY_RESPONSES on a route any key may call, AUTH_RESPONSES on one only some roles may.
+KEY_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or a malformed, unknown or revoked one"},
+}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = KEY_RESPONSES | {
     403: {"description": "The key's role may not do this"},
 }
 
@@ -40,6 +43,10 @@ class Principal:
     @property
     def is_customer(self) -> bool:
         return self.role is Role.CUSTOMER
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.OPERATOR
 
 
 class VerifiedKeys:

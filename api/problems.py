@@ -51,10 +51,15 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def invalid_field(field: str, message: str) -> Problem:
+def field_problem(status: int, title: str, field: str, message: str) -> Problem:
+    """A problem with one input, named in `errors` as every 422 names its fields."""
     return Problem(
-        422, "Invalid request", f"{field}: {message}", errors=[{"field": field, "message": message}]
+        status, title, f"{field}: {message}", errors=[{"field": field, "message": message}]
     )
+
+
+def invalid_field(field: str, message: str) -> Problem:
+    return field_problem(422, "Invalid request", field, message)
 
 
 def _field_of(error: Mapping[str, Any]) -> str:

@@ -173,7 +173,10 @@ class CentrePublic(BaseModel):
     lat: float
     lon: float
     central: bool
-    capacity_per_hour: float
+    capacity_per_hour: float | None = Field(
+        description="Orders the centre picks per simulated hour; for operator keys only, null "
+        "for the others."
+    )
 
 
 class StockPublic(BaseModel):
@@ -220,7 +223,9 @@ class ProblemPublic(BaseModel):
     title: str
     status: int
     detail: str
-    errors: list[FieldError] | None = Field(None, description="422: each input at fault.")
+    errors: list[FieldError] | None = Field(
+        None, description="Each input at fault: in a 422, and in a 404 for an unknown id given."
+    )
 
 
 class Health(BaseModel):

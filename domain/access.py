@@ -20,6 +20,7 @@ SECRET_BYTES = 32  # 256 bits
 
 
 class Role(StrEnum):
+    # Any role may list the fulfilment centres; their stock and capacity are operators' alone.
     CUSTOMER = "customer"  # bound to one customer id: its own orders and surveys only
     OPERATOR = "operator"  # everything: inventory, all orders, reports, shipment events
     CARRIER = "carrier"  # shipment events only

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from doms import bench, chaos, experiment, keys_command, sourcing_report
+from doms.invalid_settings import InvalidSettings, load_settings
 from doms.network_file import NetworkFileError
 from doms.settings import Settings
 from observability.logging import configure_logging
@@ -135,7 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["DOMS_NETWORK_FILE"] = args.network
     handler, _ = COMMANDS[args.command]
     try:
-        return handler(Settings(), args)
+        settings = load_settings()
+    except InvalidSettings as invalid:
+        return _refuse(args.command, invalid.problems)
+    try:
+        return handler(settings, args)
     except NetworkFileError as error:
-        print(f"doms {args.command}: {error}", file=sys.stderr)
-        return 2
+        return _refuse(args.command, [str(error)])
+
+
+def _refuse(command: str, problems: list[str]) -> int:
+    """One line per problem, and the exit status of a usage error, as argparse gives."""
+    for problem in problems:
+        print(f"doms {command}: {problem}", file=sys.stderr)
+    return 2

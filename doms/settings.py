@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy async URL of the app database; default: SQLite in var_dir."
     )
-    temporal_address: str = "127.0.0.1:7233"
+    temporal_address: str = Field("127.0.0.1:7233", description="Temporal's frontend, host:port.")
     temporal_namespace: str = "default"
     temporal_api_key: SecretStr | None = Field(
         None,
@@ -178,22 +178,44 @@ class Settings(BaseSettings):
         # `DOMS_X=` (as compose writes `${X:-}`) means unset, not the path "." or a blank key.
         return None if isinstance(value, str) and not value.strip() else value
 
+    # A field's message follows "DOMS_X is '<value>': " (doms/invalid_settings.py); a rule
+    # across fields names its variables itself.
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_and_port(cls, address: str) -> str:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("should be host:port, e.g. 127.0.0.1:7233")
+        return address
+
+    @field_validator("worker_fcs", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        # A value that is not JSON reaches here as the text itself; say what is expected.
+        if isinstance(value, str):
+            raise ValueError('should be a JSON list of FC ids, e.g. ["sea","oak"]')
+        return value
+
     @field_validator("idempotency_ttl_hours")
     @classmethod
     def _keys_kept_a_day(cls, hours: float) -> float:
         if hours < MIN_IDEMPOTENCY_TTL_HOURS:
             raise ValueError(
-                f"DOMS_IDEMPOTENCY_TTL_HOURS is {hours:g}, but keys must be kept at least "
-                f"{MIN_IDEMPOTENCY_TTL_HOURS:g} hours: clients retry with them for a day"
+                f"should be at least {MIN_IDEMPOTENCY_TTL_HOURS:g} (hours): clients retry "
+                "with an Idempotency-Key for up to a day"
             )
         return hours
 
     @model_validator(mode="after")
     def _client_certificate_and_key_together(self) -> Settings:
-        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+        cert, key = self.temporal_tls_cert_file, self.temporal_tls_key_file
+        if (cert is None) != (key is None):
+            given, missing = ("CERT", "KEY") if key is None else ("KEY", "CERT")
             raise ValueError(
-                "DOMS_TEMPORAL_TLS_CERT_FILE and DOMS_TEMPORAL_TLS_KEY_FILE go together: "
-                "set both (mTLS client certificate and its key) or neither"
+                f"DOMS_TEMPORAL_TLS_{given}_FILE is '{cert or key}' but "
+                f"DOMS_TEMPORAL_TLS_{missing}_FILE is not set: set both (mTLS client "
+                "certificate and its key) or neither"
             )
         return self
 

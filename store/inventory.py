@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import OrderLine
 from store.db import BULK, changed_one_row
-from store.models import ParcelRow, ParcelState, ProductRow, ReceiptRow, StockRow
+from store.models import (
+    FulfilmentCentreRow,
+    ParcelRow,
+    ParcelState,
+    ProductRow,
+    ReceiptRow,
+    StockRow,
+)
 
 StockKey = tuple[str, str]  # (fc_id, sku)
 
@@ -29,6 +36,14 @@ class UnknownStockItem(LookupError):
         super().__init__(f"fulfilment centre {fc_id!r} stocks no SKU {sku!r}")
         self.fc_id = fc_id
         self.sku = sku
+
+
+class UnknownCentre(LookupError):
+    """No fulfilment centre has this id."""
+
+    def __init__(self, fc_id: str) -> None:
+        super().__init__(f"no fulfilment centre {fc_id!r}")
+        self.fc_id = fc_id
 
 
 @dataclass(frozen=True)
@@ -165,7 +180,8 @@ async def list_stock(
     limit: int,
     after: StockKey | None,
 ) -> StockPage:
-    """Stock rows by (fc_id, sku), one keyset page at a time."""
+    """Stock rows by (fc_id, sku), one keyset page at a time; UnknownCentre for an fc_id
+    that names no centre (a centre that exists may still answer an empty page)."""
     if limit < 1:
         raise ValueError(f"a page holds at least one item, got limit={limit}")
     query = select(StockRow).order_by(StockRow.fc_id, StockRow.sku).limit(limit + 1)
@@ -180,6 +196,8 @@ async def list_stock(
         StockItem(row.fc_id, row.sku, row.on_hand, row.available, row.reserved, row.shipped)
         for row in rows[:limit]
     ]
+    if not rows and fc_id is not None and await session.get(FulfilmentCentreRow, fc_id) is None:
+        raise UnknownCentre(fc_id)
     more = len(rows) > limit
     return StockPage(items, (items[-1].fc_id, items[-1].sku) if more else None)
 

@@ -1,4 +1,5 @@
-"""The fulfilment network and its stock: centres, stock levels, receipts."""
+"""The fulfilment network and its stock: centres (any key), stock levels and receipts
+(operators)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api import receipts
-from api.auth import AUTH_RESPONSES, OPERATOR_ONLY
+from api.auth import AUTH_RESPONSES, KEY_RESPONSES, OPERATOR_ONLY, Caller
 from api.deps import IntakeDep, SessionDep
-from api.problems import Problem
+from api.problems import Problem, field_problem
 from api.schemas import (
     CentrePublic,
     Identifier,
@@ -22,19 +23,26 @@ from api.schemas import (
 )
 from store import inventory, queries
 
-router = APIRouter(tags=["network"], dependencies=OPERATOR_ONLY, responses=AUTH_RESPONSES)
+router = APIRouter(tags=["network"], responses=KEY_RESPONSES)
 
 
 @router.get("/fulfilment-centres")
-async def list_centres(session: SessionDep) -> list[CentrePublic]:
-    """Every fulfilment centre of the network, central one included."""
-    return [
+async def list_centres(session: SessionDep, caller: Caller) -> list[CentrePublic]:
+    """Every fulfilment centre of the network, central one included; capacities to operators."""
+    centres = [
         CentrePublic.model_validate(c, from_attributes=True)
         for c in await queries.list_centres(session)
     ]
+    if caller.is_operator:
+        return centres
+    return [centre.model_copy(update={"capacity_per_hour": None}) for centre in centres]
 
 
-@router.get("/inventory")
+@router.get(
+    "/inventory",
+    dependencies=OPERATOR_ONLY,
+    responses=AUTH_RESPONSES | {404: {"description": "No such fulfilment centre"}},
+)
 async def list_stock(
     session: SessionDep,
     fulfilment_centre: Identifier | None = None,
@@ -47,7 +55,11 @@ async def list_stock(
     if cursor:
         fc_id, _, sku_after = cursor.partition("|")
         after = (fc_id, sku_after)
-    page = await inventory.list_stock(session, fulfilment_centre, sku, limit, after)
+    try:
+        page = await inventory.list_stock(session, fulfilment_centre, sku, limit, after)
+    except inventory.UnknownCentre as error:
+        title = "Unknown fulfilment centre"
+        raise field_problem(404, title, "fulfilment_centre", str(error)) from error
     items = [
         StockPublic(
             fulfilment_centre=row.fc_id,
@@ -67,7 +79,8 @@ async def list_stock(
 @router.post(
     "/inventory/receipts",
     status_code=status.HTTP_201_CREATED,
-    responses={404: {"description": "Unknown FC or SKU"}},
+    dependencies=OPERATOR_ONLY,
+    responses=AUTH_RESPONSES | {404: {"description": "Unknown FC or SKU"}},
 )
 async def receive_stock(body: ReceiptIn, session: SessionDep, placing: IntakeDep) -> ReceiptPublic:
     """Add received stock, then wake the backordered orders in arrival order."""

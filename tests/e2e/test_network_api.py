@@ -103,6 +103,14 @@ async def test_a_bad_cursor_or_limit_gets_422(http: httpx.AsyncClient) -> None:
     assert "limit" in fields_named(await http.get("/inventory", params={"limit": 0}))
 
 
+async def test_stock_of_an_unknown_centre_is_a_404_naming_it(http: httpx.AsyncClient) -> None:
+    response = await http.get("/inventory", params={"fulfilment_centre": "nowhere"})
+
+    assert problem(response, 404)["errors"] == [
+        {"field": "fulfilment_centre", "message": "no fulfilment centre 'nowhere'"}
+    ]
+
+
 async def test_an_order_moves_its_units_from_available_to_reserved_then_shipped(
     http: httpx.AsyncClient,
 ) -> None:

@@ -35,6 +35,7 @@ ORDER = {
     "lines": [{"sku": "SKU-0001", "quantity": 1}],
 }
 OPEN_PATHS = ("/healthz", "/metrics", "/docs", "/openapi.json")
+ANY_KEY_PATHS = ("/fulfilment-centres",)  # every role's key may call these
 
 
 @dataclass
@@ -192,7 +193,6 @@ async def test_a_customer_may_not_see_stock_reports_or_post_shipment_events(
     alice = bearer(keys.alice)
     for method, path in (
         ("GET", "/inventory"),
-        ("GET", "/fulfilment-centres"),
         ("POST", "/inventory/receipts"),
         ("GET", "/reports/performance"),
         ("GET", "/reports/fulfilment"),
@@ -207,6 +207,42 @@ async def test_an_operator_may_see_stock_and_reports(http: httpx.AsyncClient, ke
     operator = bearer(keys.operator)
     for path in ("/inventory", "/fulfilment-centres", "/reports/performance"):
         assert (await http.get(path, headers=operator)).status_code == 200, path
+
+
+async def test_every_role_lists_the_centres_and_only_operators_see_their_capacity(
+    http: httpx.AsyncClient, keys: Keys
+) -> None:
+    async def centres(token: str) -> dict[str, dict[str, Any]]:
+        response = await http.get("/fulfilment-centres", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        return {centre["id"]: centre for centre in response.json()}
+
+    operators = await centres(keys.operator)
+    assert operators and all(c["capacity_per_hour"] > 0 for c in operators.values())
+    for token in (keys.alice, keys.carrier):
+        listed = await centres(token)
+        assert listed == {
+            fc_id: centre | {"capacity_per_hour": None} for fc_id, centre in operators.items()
+        }
+
+
+async def test_stock_of_an_unknown_centre_is_a_404_naming_the_field(
+    http: httpx.AsyncClient, keys: Keys
+) -> None:
+    operator = bearer(keys.operator)
+    response = await http.get(
+        "/inventory", headers=operator, params={"fulfilment_centre": "nowhere"}
+    )
+
+    assert problem(response, 404) == {
+        "type": "about:blank",
+        "title": "Unknown fulfilment centre",
+        "status": 404,
+        "detail": "fulfilment_centre: no fulfilment centre 'nowhere'",
+        "errors": [{"field": "fulfilment_centre", "message": "no fulfilment centre 'nowhere'"}],
+    }
+    known = await http.get("/inventory", headers=operator, params={"fulfilment_centre": "ewr"})
+    assert known.status_code == 200 and known.json()["items"]
 
 
 # --- a customer's own orders -----------------------------------------------------------------
@@ -347,5 +383,19 @@ async def test_openapi_declares_bearer_auth_and_401_403_on_every_protected_route
                 continue
             protected += 1
             assert operation.get("security"), (method, path)
-            assert {"401", "403"} <= set(operation["responses"]), (method, path)
+            refused = {"401"} if path in ANY_KEY_PATHS else {"401", "403"}
+            assert refused <= set(operation["responses"]), (method, path)
     assert protected >= 12
+
+
+async def test_openapi_declares_the_404_of_stock_for_an_unknown_centre(
+    http: httpx.AsyncClient,
+) -> None:
+    document = (await http.get("/openapi.json")).json()
+    listing = document["paths"]["/inventory"]["get"]["responses"]
+    centres = document["paths"]["/fulfilment-centres"]["get"]["responses"]
+
+    assert listing["404"]["content"] == {
+        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+    assert "403" not in centres  # no role is refused

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from api.problems import PROBLEM_JSON, problem_body
 from doms.cli import COMMANDS, build_parser
 from doms.network_file import load_network_spec
 from doms.settings import Settings
@@ -89,6 +90,19 @@ DASHBOARD_METRICS = frozenset(
         "temporal_worker_task_slots_available",
     }
 )
+# Published on 127.0.0.1 only: none has a login (Grafana a default one), and whoever reaches
+# them can terminate workflows, read every trace, send traces or start a load test.
+THIS_MACHINE_ONLY = (
+    "temporal",
+    "temporal-ui",
+    "jaeger",
+    "prometheus",
+    "grafana",
+    "locust-master",
+    "otel-collector",
+)
+# nginx `location [= | ^~] URI {`; regular expression locations are not used (asserted).
+NGINX_LOCATION = re.compile(r"location\s+(?:(\S+)\s+)?(/\S*)\s*\{([^{}]*)\}")
 PROMQL_KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset"})
 GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 
@@ -180,6 +194,21 @@ def host_path(service: Service, container_path: str) -> Path:
         ):
             return REPO / source / os.path.relpath(container_path, target)
     pytest.fail(f"nothing is mounted at {container_path}")
+
+
+def nginx_location(conf: str, uri: str) -> str:
+    """The body of the location nginx serves `uri` from (a URI nginx has already normalised):
+    an exact match, else the longest prefix."""
+    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "''", conf)  # braces in strings are no blocks
+    locations = NGINX_LOCATION.findall(unquoted)
+    assert locations and {kind for kind, _, _ in locations} <= {"", "=", "^~"}, locations
+    for kind, path, body in locations:
+        if kind == "=" and path == uri:
+            return body
+    prefixes = [
+        (len(path), body) for kind, path, body in locations if kind != "=" and uri.startswith(path)
+    ]
+    return max(prefixes)[1]
 
 
 def dependencies_of(service: Service) -> set[str]:
@@ -381,13 +410,34 @@ def test_several_api_replicas_answer_behind_one_port(services: dict[str, Service
     ]
 
 
-def test_temporal_and_its_ui_are_published_on_this_machine_only(
+def test_only_the_api_gateway_is_published_beyond_this_machine(
     services: dict[str, Service],
 ) -> None:
-    """Neither has a login; whoever reaches them can terminate any order's workflow."""
-    for name in ("temporal", "temporal-ui"):
-        published = services[name]["ports"]
-        assert published and all(port.startswith("127.0.0.1:") for port in published), name
+    published = {name: service["ports"] for name, service in services.items() if "ports" in service}
+
+    assert set(THIS_MACHINE_ONLY) <= set(published)
+    for name, ports in published.items():
+        if name != "api-gateway":
+            assert ports and all(port.startswith("127.0.0.1:") for port in ports), (name, ports)
+
+
+def test_the_gateway_answers_metrics_as_a_route_the_api_does_not_have(
+    services: dict[str, Service],
+) -> None:
+    """Prometheus scrapes each replica on the internal network; the public port hides it."""
+    nginx_conf = host_path(services["api-gateway"], "/etc/nginx/nginx.conf").read_text()
+    answer = re.search(
+        r"location \^~ /metrics \{\s*default_type (\S+);\s*return 404 '([^']*)';", nginx_conf
+    )
+
+    for uri in ("/metrics", "/metrics/", "/metrics/anything"):
+        blocked = nginx_location(nginx_conf, uri)
+        assert "return 404" in blocked and "proxy_pass" not in blocked, uri
+    for uri in ("/", "/orders", "/healthz", "/readyz", "/docs", "/openapi.json"):
+        assert "proxy_pass http://doms_api;" in nginx_location(nginx_conf, uri), uri
+    assert answer is not None, nginx_conf
+    assert answer.group(1) == PROBLEM_JSON
+    assert json.loads(answer.group(2)) == problem_body(404, "Not Found", "Not Found")
 
 
 # --- Workers by region -----------------------------------------------------------------------

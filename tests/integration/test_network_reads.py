@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warehouse import ATLANTA, CHICAGO, NEWARK, OPENING, PROMISE, SOURCING, parcel
 
@@ -109,6 +110,19 @@ async def test_stock_of_one_centre_is_listed_by_sku(db_sessions, desk) -> None:
     ]
     assert first.next_cursor == (CHICAGO, LAMP)
     assert [item.sku for item in second.items] == ["SKU-0003", "SKU-0004"]
+
+
+async def test_stock_of_a_centre_that_does_not_exist_is_refused(db_sessions) -> None:
+    async with db_sessions() as session:
+        with pytest.raises(inventory.UnknownCentre) as refused:
+            await inventory.list_stock(session, "nowhere", None, limit=10, after=None)
+        past_the_last_row = await inventory.list_stock(
+            session, CHICAGO, None, limit=10, after=(CHICAGO, "SKU-9999")
+        )
+        no_such_sku = await inventory.list_stock(session, CHICAGO, "SKU-9999", 10, None)
+
+    assert refused.value.fc_id == "nowhere"
+    assert past_the_last_row == no_such_sku == inventory.StockPage([], None)
 
 
 async def test_an_order_shows_its_sourcing_parcels_and_shipments(db_sessions, desk) -> None:

@@ -29,6 +29,8 @@ from observability.tracing import flush_spans, temporal_interceptors, trace_app,
 from store.db import create_engine, session_factory
 from workflows.relay import OutboxRelay
 
+STOP_RECHECK_SECONDS = 1.0
+
 
 @asynccontextmanager
 async def _running(*jobs: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
@@ -40,6 +42,11 @@ async def _running(*jobs: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         for task in tasks:
+            # A cancel that lands inside a database call can be swallowed there: the key
+            # sweeper then went on to its 5-minute pause and the app never stopped. Cancel
+            # again until the job has ended.
+            while not (await asyncio.wait([task], timeout=STOP_RECHECK_SECONDS))[0]:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -7,12 +7,35 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
-from doms import bench, chaos, experiment, keys_command, sourcing_report
 from doms.invalid_settings import InvalidSettings, load_settings
 from doms.network_file import NetworkFileError
 from doms.settings import Settings
 from observability.logging import configure_logging
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+# Every DOMS process is a `doms` command, so a command's module is imported only when that
+# command runs: `doms migrate` or `doms worker` does not pay for the tools' imports
+# (chaos, bench, experiment pull in Temporal, SQLAlchemy, httpx), which each start of
+# `doms up` would pay several times over.
+def _handler(module: str, name: str) -> Handler:
+    def handle(settings: Settings, args: argparse.Namespace) -> int:
+        function: Handler = getattr(import_module(f"doms.{module}"), name)
+        return function(settings, args)
+
+    return handle
+
+
+def _arguments(module: str, name: str) -> Arguments:
+    def add(parser: argparse.ArgumentParser) -> None:
+        function: Arguments = getattr(import_module(f"doms.{module}"), name)
+        function(parser)
+
+    return add
 
 
 def _up(settings: Settings, _: argparse.Namespace) -> int:
@@ -85,33 +108,38 @@ COMMANDS = {
     "api": (_api, "run the HTTP API"),
     "migrate": (_migrate, "upgrade the app database to the newest schema"),
     "seed": (_seed, "add the default fulfilment network and stock (idempotent)"),
-    "keys": (keys_command.run_keys, "API keys: `doms keys create --role operator`, list, revoke"),
-    "bench": (bench.run_bench, "measure a running system, e.g. `doms bench intake`"),
+    "keys": (
+        _handler("keys_command", "run_keys"),
+        "API keys: `doms keys create --role operator`, list, revoke",
+    ),
+    "bench": (_handler("bench", "run_bench"), "measure a running system, e.g. `doms bench intake`"),
     "experiment": (
-        experiment.run_experiment,
+        _handler("experiment", "run_experiment"),
         "run the paper's evaluation (modes x load levels) and write the report",
     ),
     "chaos": (
-        chaos.run_command,
+        _handler("chaos", "run_command"),
         "SIGKILL the worker and Temporal under a batch of orders, then audit the outcome",
     ),
     "sourcing-report": (
-        sourcing_report.run_report,
+        _handler("sourcing_report", "run_report"),
         "compare centralized, distributed and hybrid sourcing on generated orders",
     ),
 }
 # Commands that take arguments of their own.
-ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+ARGUMENTS: dict[str, Arguments] = {
     "worker": _worker_arguments,
-    "keys": keys_command.add_arguments,
-    "bench": bench.add_arguments,
-    "experiment": experiment.add_arguments,
-    "chaos": chaos.add_arguments,
-    "sourcing-report": sourcing_report.add_arguments,
+    "keys": _arguments("keys_command", "add_arguments"),
+    "bench": _arguments("bench", "add_arguments"),
+    "experiment": _arguments("experiment", "add_arguments"),
+    "chaos": _arguments("chaos", "add_arguments"),
+    "sourcing-report": _arguments("sourcing_report", "add_arguments"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with `command`, only that one's own arguments (the
+    others' would import their modules) and the others' names and help."""
     parser = argparse.ArgumentParser(
         prog="doms",
         description="Distributed Order Management System. Settings come from DOMS_* variables.",
@@ -124,14 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
-        command = commands.add_parser(name, help=help_text, description=help_text)
-        if name in ARGUMENTS:
-            ARGUMENTS[name](command)
+        subparser = commands.add_parser(name, help=help_text, description=help_text)
+        if name in ARGUMENTS and command in (None, name):
+            ARGUMENTS[name](subparser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(_command_in(argv)).parse_args(argv)
     if args.network:  # through the environment, so `doms up`'s children use it too
         os.environ["DOMS_NETWORK_FILE"] = args.network
     handler, _ = COMMANDS[args.command]
@@ -150,3 +178,12 @@ def _refuse(command: str, problems: list[str]) -> int:
     for problem in problems:
         print(f"doms {command}: {problem}", file=sys.stderr)
     return 2
+
+
+def _command_in(argv: Sequence[str] | None) -> str | None:
+    """The command named in `argv`, or None (e.g. `doms --help`): all of them are parsed."""
+    first = argparse.ArgumentParser(prog="doms", add_help=False)
+    first.add_argument("--network")
+    first.add_argument("command", nargs="?")
+    known, _ = first.parse_known_args(argv)
+    return known.command if known.command in COMMANDS else None

@@ -30,13 +30,23 @@ def installed_binary(name: str) -> str:
     return found
 
 
-@pytest.fixture
-async def sqlite_url(tmp_path: Path) -> str:
-    """A fresh SQLite app database at the newest schema, seeded with the default network."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'doms.db'}"
+@pytest.fixture(scope="session")
+async def seeded_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite app database migrated and seeded once per session, for tests to copy."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
     await asyncio.to_thread(upgrade_to_head, url)
-    await seed_network_spec(url)
-    return url
+    await seed_network_spec(url)  # its last connection closed: the WAL is checkpointed
+    return path
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path, seeded_sqlite_template: Path) -> str:
+    """A fresh SQLite app database at the newest schema, seeded with the default network:
+    a copy of the session's template, as migrating and seeding anew costs each test ~1 s."""
+    copy = tmp_path / "doms.db"
+    shutil.copyfile(seeded_sqlite_template, copy)
+    return f"sqlite+aiosqlite:///{copy}"
 
 
 @pytest.fixture(scope="session")

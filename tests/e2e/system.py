@@ -17,12 +17,14 @@ import httpx
 import pytest
 from postgres import BACKENDS, PostgresServer
 
+from domain.orders import FINAL_STATUSES
 from doms.local_keys import LocalKeys, read_local_keys
 from doms.local_system import NO_RATE_LIMIT, local_system_env
 from doms.settings import Settings
 
 T = TypeVar("T")
 START_TIMEOUT_SECONDS = 90.0
+FAST_SPEEDUP = 36_000  # an order lives a few real seconds
 # A module mark: its tests run on a `fast_system` (conftest.py) with the app database on SQLite,
 # then again on PostgreSQL. Every test of the module must use `fast_system`.
 on_sqlite_and_postgres = pytest.mark.parametrize(
@@ -182,3 +184,18 @@ async def order_in_status(
         return order if order["status"] == status else None
 
     return await eventually(probe, within=within, what=f"order {order_id} to be {status}")
+
+
+async def every_order_final(system: RunningSystem, *, within: float = 90) -> None:
+    """Return once no order on `system` is still on its way (or waiting for stock)."""
+    final = {str(status) for status in FINAL_STATUSES}
+
+    async with system.client() as http:
+
+        async def settled() -> bool | None:
+            response = await http.get("/reports/performance")
+            assert response.status_code == 200, response.text
+            by_status: dict[str, int] = response.json()["total"]["by_status"]
+            return True if all(s in final for s, n in by_status.items() if n) else None
+
+        await eventually(settled, within=within, what="every order on the system to be final")

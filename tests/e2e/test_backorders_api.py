@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from system import RunningSystem, order_in_status, problem, running_system, stock_of
+from system import RunningSystem, order_in_status, problem, stock_of
 
 NEW_YORK = {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99}
 REGIONAL_STOCK = 500
@@ -29,12 +29,6 @@ def order_of(sku: str, quantity: int, wait_hours: float | None) -> dict[str, Any
     if wait_hours is not None:
         body["backorder"] = {"max_wait_hours": wait_hours}
     return body
-
-
-@pytest.fixture(scope="module")
-async def slow_system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningSystem]:
-    async with running_system(tmp_path_factory.mktemp("doms-backorders"), speedup=60) as system:
-        yield system
 
 
 @pytest.fixture

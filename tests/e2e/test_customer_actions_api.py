@@ -17,7 +17,6 @@ from system import (
     fields_named,
     order_in_status,
     problem,
-    running_system,
     stock_of,
 )
 
@@ -36,12 +35,6 @@ def order_of(sku: str, quantity: int, destination: dict[str, Any] = NEW_YORK) ->
         "destination": destination,
         "lines": [{"sku": sku, "quantity": quantity}],
     }
-
-
-@pytest.fixture(scope="module")
-async def slow_system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningSystem]:
-    async with running_system(tmp_path_factory.mktemp("doms-slow"), speedup=60) as system:
-        yield system
 
 
 @pytest.fixture

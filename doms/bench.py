@@ -485,3 +485,8 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
     )
     system.add_argument("--seed", type=int, default=42, help="seed of the generated orders")
     system.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    system.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the stacks' var dirs (logs, databases) after a run that went well too",
+    )

@@ -443,7 +443,10 @@ def run_system(settings: Settings, args: argparse.Namespace) -> int:
     if failure:
         print(f"doms bench system: {failure}; state and logs kept in {work_dir}", file=sys.stderr)
         return 130 if interrupted else 1
-    shutil.rmtree(work_dir, ignore_errors=True)
+    if args.keep:
+        print(f"doms bench system: state and logs kept in {work_dir}", file=sys.stderr)
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)
     return 0
 
 

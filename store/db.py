@@ -40,12 +40,6 @@ BUSY_TIMEOUT_SECONDS = 10.0  # the busy_timeout above: a writer of this process 
 # The first word of a statement that takes SQLite's write lock.
 _WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
 _HOLDS_WRITE_LOCK = "doms_sqlite_write_lock"
-# A file database's connection pool. Writers of a process take turns at the lock above while
-# holding a connection; with SQLAlchemy's 5 + 10, a burst of them held every connection and
-# readers (an order's allocation check, GET /orders) timed out waiting for one behind them.
-# In WAL mode readers never wait for the writer, so each may have its own connection.
-SQLITE_POOL_SIZE = 20
-SQLITE_POOL_OVERFLOW = 80
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,8 +49,6 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         _make_parent_dir(url)
-        if _is_file(url):
-            kwargs = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW, **kwargs}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
@@ -64,14 +56,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def _is_file(url: str) -> bool:
-    database = make_url(url).database
-    return bool(database) and database != ":memory:" and "mode=memory" not in url
-
-
 def _make_parent_dir(url: str) -> None:
-    if _is_file(url):
-        Path(str(make_url(url).database)).parent.mkdir(parents=True, exist_ok=True)
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _apply_sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

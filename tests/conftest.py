@@ -9,6 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from postgres import POSTGRES_URL, PostgresServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -74,3 +77,18 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await search_attributes.register(env.client)
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    """The spans `provider` finished, in memory."""
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter: InMemorySpanExporter) -> TracerProvider:
+    """A tracer provider exporting each span to `exporter` as it ends. Not installed as the
+    global provider: everything traced is handed this one."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider

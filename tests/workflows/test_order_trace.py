@@ -13,7 +13,6 @@ import pytest
 from fastapi import FastAPI
 from lifecycle import running_workers
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 from temporalio.client import Client
@@ -37,19 +36,6 @@ ORDER = {
     "lines": [{"sku": "SKU-0001", "quantity": 2}],
 }
 ACTIVITIES = ("allocate", "ship", "record_delivery")
-
-
-@pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def provider(exporter: InMemorySpanExporter) -> TracerProvider:
-    """Not installed as the global provider: everything traced is handed this one."""
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider
 
 
 @pytest.fixture

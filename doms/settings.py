@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         description="Order workflows a worker keeps in memory between their steps; an evicted "
         "one is replayed from its history at its next step. Trades memory for CPU.",
     )
+    worker_db_steps: int = Field(
+        12,
+        ge=1,
+        description="Database steps (local activities) a worker runs at once; the rest wait "
+        "their turn untimed. Above the connection pool (15), they queue inside their 10 s "
+        "timeout instead and, under load, time out and retry.",
+    )
     intake: IntakeMode = Field(
         "outbox",
         description="outbox: POST /orders sources and reserves in the app database and a "

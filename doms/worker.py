@@ -89,12 +89,15 @@ def order_workers(
     fc_ids: Iterable[str] | None = None,
     orders: bool = True,
     cache_size: int = Settings.model_fields["workflow_cache_size"].default,
+    db_steps: int = Settings.model_fields["worker_db_steps"].default,
 ) -> list[Worker]:
     """The order workflow's worker (if `orders`) and a worker per FC task queue.
 
     `fc_ids` None means every FC of the network; a regional worker names its own.
     """
-    workers = [_orders_worker(client, task_queue, activities, cache_size)] if orders else []
+    workers = (
+        [_orders_worker(client, task_queue, activities, cache_size, db_steps)] if orders else []
+    )
     for fc_id in fc_ids if fc_ids is not None else network.ids():
         workers.append(
             Worker(
@@ -107,7 +110,11 @@ def order_workers(
 
 
 def _orders_worker(
-    client: Client, task_queue: str, activities: OrderActivities, cache_size: int
+    client: Client,
+    task_queue: str,
+    activities: OrderActivities,
+    cache_size: int,
+    db_steps: int,
 ) -> Worker:
     return Worker(
         client,
@@ -122,6 +129,12 @@ def _orders_worker(
         ],
         workflow_runner=order_workflow_runner(),
         max_cached_workflows=cache_size,
+        # The order's database steps are local activities timed out after 10 s, waits for a
+        # pooled connection and this process's SQLite writer queue included. With the SDK's
+        # default of 100 at once, a burst queued longer than that: steps were cancelled and
+        # retried at the back of the queue, and 1,000 orders at 50 in flight crawled at
+        # 6 orders/s with hundreds of failed steps. Waiting for a slot is not timed.
+        max_concurrent_local_activities=db_steps,
     )
 
 
@@ -157,6 +170,7 @@ async def run_worker(
         fc_ids,
         orders,
         cache_size=settings.workflow_cache_size,
+        db_steps=settings.worker_db_steps,
     )
     try:
         async with contextlib.AsyncExitStack() as stack:

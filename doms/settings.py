@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         "their turn untimed. Above the connection pool (15), they queue inside their 10 s "
         "timeout instead and, under load, time out and retry.",
     )
+    worker_ship_steps: int = Field(
+        2,
+        ge=1,
+        description="Ship steps each FC's worker runs at once; the rest wait in the FC's "
+        "task queue, untimed. Every FC of a worker shares its connection pool (15) and, on "
+        "SQLite, one writer queue.",
+    )
     intake: IntakeMode = Field(
         "outbox",
         description="outbox: POST /orders sources and reserves in the app database and a "

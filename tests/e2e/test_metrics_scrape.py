@@ -83,6 +83,19 @@ async def scrape(http: httpx.AsyncClient, url: str) -> Samples:
     return Samples.parse(response.text)
 
 
+async def available_units(http: httpx.AsyncClient) -> float:
+    """The units available in every FC, from the API (the database), page by page."""
+    total, cursor = 0.0, None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        response = await http.get("/inventory", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        total += sum(item["available"] for item in page["items"])
+        if not (cursor := page["next_cursor"]):
+            return total
+
+
 @pytest.fixture(scope="module")
 async def one_order(fast_system: RunningSystem) -> AsyncIterator[OneOrder]:
     api = f"{fast_system.api_url}/metrics"
@@ -91,11 +104,14 @@ async def one_order(fast_system: RunningSystem) -> AsyncIterator[OneOrder]:
     async with fast_system.client() as http:
 
         async def worker_with_stock_read() -> Samples | None:
+            """A reading of the stock as the database has it now: the worker reads it every
+            few seconds, and orders of earlier modules on this system may have moved it."""
             try:  # `doms up` is ready once its API is; its worker may still be starting
                 samples = await scrape(http, worker)
             except httpx.TransportError:
                 return None
-            return samples if samples.total("doms_stock_available_units") else None
+            read = samples.total("doms_stock_available_units")
+            return samples if read and read == await available_units(http) else None
 
         api_before = await scrape(http, api)
         worker_before = await eventually(

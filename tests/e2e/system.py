@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from postgres import BACKENDS, PostgresServer
+from problem_details import problem
 
 from domain.orders import FINAL_STATUSES
 from doms.local_keys import LocalKeys, read_local_keys
@@ -131,9 +132,6 @@ async def app_database(backend: str, server: PostgresServer) -> AsyncIterator[di
             yield {"DOMS_DATABASE_URL": url}
 
 
-PROBLEM_JSON = "application/problem+json"
-
-
 @asynccontextmanager
 async def running_system(
     var_dir: Path, speedup: float, **extra_env: str
@@ -147,15 +145,6 @@ async def running_system(
         yield system
     finally:
         assert system.stop() == 0, system.log_tail()
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The problem document of an error response, after checking its status and media type."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def fields_named(response: httpx.Response) -> list[str]:

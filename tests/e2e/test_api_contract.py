@@ -18,6 +18,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from problem_details import problem
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -25,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from system import FAST_SPEEDUP, RunningSystem, problem, running_system
+from system import FAST_SPEEDUP, RunningSystem, running_system
 
 CHECKS = [
     not_a_server_error,

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from system import RunningSystem, order_in_status, problem, stock_of
+from problem_details import problem
+from system import RunningSystem, order_in_status, stock_of
 
 NEW_YORK = {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99}
 REGIONAL_STOCK = 500

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from system import RunningSystem, fields_named, order_in_status, problem, running_system, stock_of
+from problem_details import problem
+from system import RunningSystem, fields_named, order_in_status, running_system, stock_of
 
 NEW_YORK = {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99}
 

@@ -12,13 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from system import (
-    RunningSystem,
-    fields_named,
-    order_in_status,
-    problem,
-    stock_of,
-)
+from problem_details import problem
+from system import RunningSystem, fields_named, order_in_status, stock_of
 
 NEW_YORK = {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99}
 SEATTLE = {"country": "US", "postal_code": "98101", "lat": 47.61, "lon": -122.33}

@@ -7,7 +7,8 @@ import stat
 import sys
 from typing import Any
 
-from system import RunningSystem, eventually, order_in_status, problem
+from problem_details import problem
+from system import RunningSystem, eventually, order_in_status
 
 from doms.local_keys import DEMO_CUSTOMER_ID, keys_file
 

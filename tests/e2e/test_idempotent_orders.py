@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from problem_details import problem
 from sqlalchemy.ext.asyncio import AsyncSession
-from system import RunningSystem, fields_named, problem
+from system import RunningSystem, fields_named
 
 from api.idempotency import request_hash
 from api.intake import new_order_id

@@ -7,14 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from system import (
-    RunningSystem,
-    eventually,
-    fields_named,
-    on_sqlite_and_postgres,
-    problem,
-    stock_of,
-)
+from problem_details import problem
+from system import RunningSystem, eventually, fields_named, on_sqlite_and_postgres, stock_of
 
 from doms.network_file import load_network_spec
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from system import RunningSystem, eventually, fields_named, on_sqlite_and_postgres, problem
+from problem_details import problem
+from system import RunningSystem, eventually, fields_named, on_sqlite_and_postgres
 
 pytestmark = on_sqlite_and_postgres
 

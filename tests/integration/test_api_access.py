@@ -14,18 +14,19 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from problem_details import problem
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warehouse import OrderDesk
 
 from api.app import create_app
 from api.auth import KeyVerifier, VerifiedKeys
+from api.problems import PROBLEM_JSON
 from domain.access import ApiToken, Role
 from domain.orders import OrderLine
 from doms.local_system import free_port
 from doms.settings import Settings
 from store import api_keys
 
-PROBLEM_JSON = "application/problem+json"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SURVEY = {"delivery_time": 5, "accuracy": 5, "overall": 5}
 DESTINATION = {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99}
@@ -50,14 +51,6 @@ class Keys:
 class Orders:
     alice: str
     bob: str
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def bearer(token: str) -> dict[str, str]:

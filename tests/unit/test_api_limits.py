@@ -14,18 +14,19 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from problem_details import problem
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from api.app import create_app
 from api.auth import Principal, VerifiedKeys, authenticated
 from api.limits import RateLimit
+from api.problems import PROBLEM_JSON
 from api.token_bucket import TokenBuckets
 from domain.access import Role
 from doms.settings import Settings
 from store.db import create_engine, session_factory
 
-PROBLEM_JSON = "application/problem+json"
 OPERATOR = Principal("k-operator", Role.OPERATOR, None)
 JSON_HEADERS = {"content-type": "application/json"}
 ORDER = {
@@ -54,14 +55,6 @@ def client(app: FastAPI, **headers: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app), base_url="http://doms", headers=headers
     )
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 @pytest.fixture

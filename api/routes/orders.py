@@ -12,7 +12,7 @@ from api.actions import ask_order
 from api.auth import AUTH_RESPONSES, CUSTOMERS_AND_OPERATORS, Caller
 from api.deps import IntakeDep, SessionDep, SettingsDep
 from api.ownership import check_owner, may_act_for, order_not_found
-from api.problems import Problem, invalid_field
+from api.problems import field_problem
 from api.schemas import (
     CancelIn,
     CancelPublic,
@@ -89,8 +89,7 @@ async def place_order(
     """
     if not may_act_for(caller, body.customer_id):
         message = "a customer key places orders for its own customer id only"
-        forbidden = invalid_field("customer_id", message)
-        raise Problem(403, "Forbidden", forbidden.detail, **forbidden.extra)
+        raise field_problem(403, "Forbidden", "customer_id", message)
     if idempotency_key is not None:
         # Keys belong to the API key that sent them: two callers' keys never meet.
         key = IdempotencyKey(caller.key_id, idempotency.checked_key(idempotency_key))

@@ -432,11 +432,12 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
         description="Start `doms up` on a fresh var dir and free ports (simulated delays off) "
         "and measure: a baseline workflow of three regular activities on its Temporal server "
         "(workflows/s); DOMS end to end through HTTP (orders/s, ratio to the baseline); "
-        "POST /orders latency at fixed arrival rates. Then the same orders again on a `doms up` "
-        "tracing every order (OTLP/HTTP to a receiver of the bench's own): the throughput lost "
-        "to tracing. Then a `doms up` where orders stay in flight, to read the worker's and the "
-        "API's memory. Progress goes to stderr, the figures and targets to stdout. Exit code 1 "
-        "only when the run broke.",
+        "POST /orders latency at fixed arrival rates. Then rounds of the same orders on a fresh "
+        "untraced `doms up` and a fresh one tracing every order (OTLP/HTTP to a receiver of the "
+        "bench's own), in alternating order: the median throughput lost to tracing, and the "
+        "intake rates again on the last traced stack. Then a `doms up` where orders stay in "
+        "flight, to read the worker's and the API's memory. Progress goes to stderr, the "
+        "figures and targets to stdout. Exit code 1 only when the run broke.",
     )
     system.add_argument(
         "--orders", type=positive_int, default=1000, help="end-to-end orders (default 1000)"
@@ -461,6 +462,18 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
     )
     system.add_argument(
         "--rate-seconds", type=positive_float, default=10.0, help="per rate (default 10)"
+    )
+    system.add_argument(
+        "--tracing-rounds",
+        type=positive_int,
+        default=3,
+        help="tracing: rounds, each on a fresh untraced and a fresh traced stack (default 3)",
+    )
+    system.add_argument(
+        "--tracing-orders",
+        type=positive_int,
+        default=300,
+        help="tracing: end-to-end orders per stack and round (default 300)",
     )
     system.add_argument(
         "--in-flight",

@@ -1,14 +1,14 @@
 """`doms bench system`: the issue's benchmark in one run, on fresh embedded stacks.
 
-Three stacks run one after the other, each a `doms up` on a var dir and ports of its own:
+Stacks run one after the other, each a `doms up` on a var dir and ports of its own:
 
 - the *fast* stack, simulated delays off (orders skip their handling and transit timers), for
   1. the baseline: Temporal's reference order shape on the same server (bench_baseline.py);
   2. DOMS end to end: orders through HTTP until each is final, and the ratio to the baseline;
   3. intake: POST /orders latency at fixed arrival rates, the worker busy with those orders;
-- the *traced* stack, the fast one with tracing on at 100% sampling to an OTLP receiver, for
-  4. tracing: phases 2 and 3 again, their throughput and latency beside the untraced ones
-     (doms/bench_tracing.py);
+- pairs of fast stacks, one untraced and one tracing at 100% sampling to an OTLP receiver, for
+  4. tracing: rounds of the same orders end to end on each, compared by their medians, and
+     the intake rates on the last traced stack (doms/bench_tracing.py);
 - the *slow* stack, delays on and a simulated hour lasting a real hour, so that the orders
   placed on it stay in flight while
   5. memory: the worker's and the API's resident memory is read.
@@ -31,7 +31,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +62,13 @@ from doms.bench_stack import (
 )
 from doms.bench_tracing import (
     TARGET_LOSS_PCT,
+    TRACED,
+    UNTRACED,
     RateComparison,
     TracingComparison,
     comparison,
     comparison_rows,
+    round_sides,
     running_receiver,
     traced_settings,
 )
@@ -156,7 +159,9 @@ class Run:
     e2e: EndToEndFigures | None = None
     intake: list[IntakeRate] = field(default_factory=list)
     memory: MemoryFigures | None = None
-    traced: Run | None = None  # the e2e and intake phases again, on the traced stack
+    # The tracing phase: each round's e2e figures (untraced, traced), the traced intake rates.
+    tracing_rounds: list[tuple[EndToEndFigures, EndToEndFigures]] = field(default_factory=list)
+    traced_intake: list[IntakeRate] = field(default_factory=list)
     tracing: TracingComparison | None = None
 
     def bodies(self, count: int) -> list[dict[str, Any]]:
@@ -222,7 +227,21 @@ async def e2e_phase(
 ) -> None:
     args = run.args
     run.say(f"e2e: {args.orders} orders, {args.concurrency} at a time, until each is final")
-    bodies = run.bodies(args.orders)
+    e2e = await end_to_end(run, run.bodies(args.orders), http, connections, processes)
+    baseline = run.baseline.workflows_per_second if run.baseline else None
+    ratio = e2e.orders_per_second / baseline if baseline else None
+    run.e2e = replace(e2e, ratio_to_baseline=ratio)
+
+
+async def end_to_end(
+    run: Run,
+    bodies: list[dict[str, Any]],
+    http: httpx.AsyncClient,
+    connections: Connections,
+    processes: dict[str, Any],
+) -> EndToEndFigures:
+    """Place `bodies`, `run.args.concurrency` at a time, and wait until each order is final."""
+    args = run.args
     before = await order_counts(http)
     loop = asyncio.get_running_loop()
     meter = CpuMeter(processes)
@@ -231,7 +250,7 @@ async def e2e_phase(
         connections.post_order,
         bodies,
         args.concurrency,
-        _progress(run.say, "e2e: placed", args.orders),
+        _progress(run.say, "  placed", len(bodies)),
     )
     placed = sum(shot.placed for shot in shots)
     seen_at, added, pending = await wait_until_final(
@@ -240,9 +259,7 @@ async def e2e_phase(
     seconds = seen_at - started
     delivered = added[OrderStatus.DELIVERED]
     errors = errors_by_outcome(shots)
-    baseline = run.baseline.workflows_per_second if run.baseline else None
-    rate = delivered / seconds
-    run.e2e = EndToEndFigures(
+    return EndToEndFigures(
         orders=len(shots),
         concurrency=args.concurrency,
         placed=placed,
@@ -250,9 +267,9 @@ async def e2e_phase(
         delivered=delivered,
         pending=pending,
         seconds=seconds,
-        orders_per_second=rate,
+        orders_per_second=delivered / seconds,
         placing=LatencyFigures.of(shots),
-        ratio_to_baseline=rate / baseline if baseline else None,
+        ratio_to_baseline=None,
         cpu_cores=meter.cores(),
         final_by_status=dict(sorted(added.items())),
         errors_by_outcome=errors,
@@ -261,9 +278,10 @@ async def e2e_phase(
 
 async def intake_phase(
     run: Run, http: httpx.AsyncClient, connections: Connections, processes: dict[str, Any]
-) -> None:
+) -> list[IntakeRate]:
     """Each rate starts on an idle worker: the orders of the rate before are final first."""
     args = run.args
+    figures_by_rate: list[IntakeRate] = []
     for rate in args.rates:
         offsets = arrival_offsets(rate, args.rate_seconds)
         run.say(f"intake: {rate:g} orders/s for {args.rate_seconds:g} s ({len(offsets)} orders)")
@@ -281,7 +299,8 @@ async def intake_phase(
         seen_at, _, pending = await wait_until_final(
             http, before, figures.placed, args.drain_timeout, run.say
         )
-        run.intake.append(IntakeRate(figures, seen_at - answered, pending, cpu))
+        figures_by_rate.append(IntakeRate(figures, seen_at - answered, pending, cpu))
+    return figures_by_rate
 
 
 async def memory_phase(run: Run, system: System, processes: dict[str, Any]) -> None:
@@ -290,7 +309,9 @@ async def memory_phase(run: Run, system: System, processes: dict[str, Any]) -> N
     bodies = run.bodies(args.in_flight)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with _connections(system, args.concurrency) as connections:
+    async with Connections(
+        system.url, args.concurrency, REQUEST_TIMEOUT_SECONDS, system.headers
+    ) as connections:
         shots = await place_closed_loop(
             connections.post_order,
             bodies,
@@ -340,50 +361,80 @@ def _progress(say: Say, what: str, count: int) -> Callable[[int], None]:
     return lambda done: say(f"{what} {done}/{count}") if done in points else None
 
 
-def _connections(system: System, count: int) -> Connections:
+def _connections(system: System, args: argparse.Namespace) -> Connections:
+    count = max(CONNECTIONS, args.concurrency)
     return Connections(system.url, count, REQUEST_TIMEOUT_SECONDS, system.headers)
 
 
 # --- the stacks -----------------------------------------------------------------------------
 
 
-async def fast_stack_phases(run: Run, system: System, others: dict[str, Any] | None = None) -> None:
-    """The phases of the fast stack; `others`: more processes whose CPU time counts."""
-    processes = stack_processes(system) | (others or {})
+async def fast_stack_phases(run: Run, system: System) -> None:
+    processes = stack_processes(system)
     skip = set(run.args.skip)
     if "baseline" not in skip:
         await baseline_phase(run, system, processes)
-    connections = _connections(system, max(CONNECTIONS, run.args.concurrency))
-    async with (
-        httpx.AsyncClient(
-            base_url=system.url, timeout=REQUEST_TIMEOUT_SECONDS, headers=system.headers
-        ) as http,
-        connections,
-    ):
+    async with _http(system) as http, _connections(system, run.args) as connections:
         if "e2e" not in skip:
             await e2e_phase(run, http, connections, processes)
         if "intake" not in skip:
-            await intake_phase(run, http, connections, processes)
+            run.intake = await intake_phase(run, http, connections, processes)
 
 
 def tracing_phase(run: Run, work_dir: Path, settings: dict[str, str]) -> None:
-    """The e2e and intake phases again, on a stack tracing every order, with the same orders
-    (same seed); then their figures beside the untraced ones."""
-    args = argparse.Namespace(**{**vars(run.args), "skip": [*run.args.skip, "baseline"]})
-    traced = run.traced = Run(args, run.say, OrderGenerator(args.seed))
-    run.say("tracing: the same phases on a stack tracing every order")
+    """Rounds of the same orders end to end on a fresh untraced and a fresh traced stack
+    (doms/bench_tracing.py says why); then, on the last traced stack, the intake rates."""
+    args = run.args
+    generator = OrderGenerator(args.seed)
+    run.say(
+        f"tracing: {args.tracing_rounds} rounds of {args.tracing_orders} orders, each on a "
+        "fresh untraced and a fresh traced stack"
+    )
     with running_receiver(work_dir / "otlp-receiver.log") as receiver:
         otlp = {"otlp": psutil.Process(receiver.process.pid)}
-        env = {**settings, **traced_settings(receiver.url)}
-        with running_stack(work_dir / "traced", FAST_SPEEDUP, run.say, **env) as system:
-            asyncio.run(fast_stack_phases(traced, system, otlp))
-        counts = receiver.counts()  # the stack has stopped: its processes flushed their spans
-    e2e = (run.e2e, traced.e2e) if run.e2e is not None and traced.e2e is not None else None
+        for index in range(args.tracing_rounds):
+            bodies = [generator.next_order() for _ in range(args.tracing_orders)]
+            figures: dict[str, EndToEndFigures] = {}
+            for side in round_sides(index):
+                traced = side == TRACED
+                last = traced and index == args.tracing_rounds - 1
+                env = {**settings, **(traced_settings(receiver.url) if traced else {})}
+                run.say(f"tracing round {index + 1}/{args.tracing_rounds}: {side}")
+                var_dir = work_dir / f"round-{index + 1}-{side}"
+                with running_stack(var_dir, FAST_SPEEDUP, run.say, **env) as system:
+                    figures[side] = asyncio.run(
+                        tracing_round(run, system, bodies, otlp if traced else {}, intake=last)
+                    )
+            run.tracing_rounds.append((figures[UNTRACED], figures[TRACED]))
+        counts = receiver.counts()  # the stacks have stopped: their processes flushed
     rates = [
         RateComparison(off.figures.rate, off.figures.latency, on.figures.latency)
-        for off, on in zip(run.intake, traced.intake, strict=True)
+        for off, on in zip(run.intake, run.traced_intake, strict=True)
     ]
-    run.tracing = comparison(counts, e2e, rates)
+    run.tracing = comparison(counts, run.tracing_rounds, rates)
+
+
+async def tracing_round(
+    run: Run,
+    system: System,
+    bodies: list[dict[str, Any]],
+    others: dict[str, Any],
+    intake: bool,
+) -> EndToEndFigures:
+    """One side of a round; `others`: more processes whose CPU time counts (the receiver)."""
+    processes = stack_processes(system) | others
+    async with _http(system) as http, _connections(system, run.args) as connections:
+        e2e = await end_to_end(run, bodies, http, connections, processes)
+        run.say(f"  {e2e.orders_per_second:.1f} orders/s, {e2e.errors} errors")
+        if intake and "intake" not in run.args.skip:
+            run.traced_intake = await intake_phase(run, http, connections, processes)
+    return e2e
+
+
+def _http(system: System) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=system.url, timeout=REQUEST_TIMEOUT_SECONDS, headers=system.headers
+    )
 
 
 def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
@@ -391,12 +442,12 @@ def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
     settings = {"DOMS_NETWORK_FILE": str(network)}
     if run.args.database_url:
         settings["DOMS_DATABASE_URL"] = run.args.database_url
+    fast = {**settings, "DOMS_SIMULATED_DELAYS": "false"}
     if not {"baseline", "e2e", "intake"} <= skip:
-        fast = {**settings, "DOMS_SIMULATED_DELAYS": "false"}
         with running_stack(work_dir / "fast", FAST_SPEEDUP, run.say, **fast) as system:
             asyncio.run(fast_stack_phases(run, system))
-    if "tracing" not in skip and not {"e2e", "intake"} <= skip:
-        tracing_phase(run, work_dir, {**settings, "DOMS_SIMULATED_DELAYS": "false"})
+    if "tracing" not in skip:
+        tracing_phase(run, work_dir, fast)
     if "memory" not in skip:
         with running_stack(work_dir / "slow", SLOW_SPEEDUP, run.say, **settings) as system:
             asyncio.run(memory_phase(run, system, stack_processes(system)))
@@ -406,17 +457,25 @@ def broken(run: Run) -> str | None:
     """Why the figures cannot be trusted, if they cannot."""
     e2e, memory = run.e2e, run.memory
     if e2e is not None and (e2e.errors or e2e.pending or e2e.delivered < e2e.placed):
-        return (
-            f"e2e: {e2e.errors} errors, {e2e.delivered} of {e2e.placed} placed orders "
-            f"delivered, {e2e.pending} not final"
-        )
-    if run.traced is not None and (traced := broken(run.traced)):
-        return f"tracing: {traced}"
+        return f"e2e: {_e2e_broken(e2e)}"
+    for number, sides in enumerate(run.tracing_rounds, start=1):
+        for side, e2e in zip((UNTRACED, TRACED), sides, strict=True):
+            if e2e.errors or e2e.pending or e2e.delivered < e2e.placed:
+                return f"tracing round {number}, {side}: {_e2e_broken(e2e)}"
+    if any(rate.pending_after_drain for rate in run.traced_intake):
+        return "tracing: orders of the traced intake rates were never final"
     if run.tracing is not None and run.tracing.spans_received == 0:
         return "tracing: the traced stack sent no spans to the receiver"
     if memory is not None and memory.errors:
         return f"memory: {memory.errors} of {memory.in_flight} orders were not placed"
     return None
+
+
+def _e2e_broken(e2e: EndToEndFigures) -> str:
+    return (
+        f"{e2e.errors} errors, {e2e.delivered} of {e2e.placed} placed orders delivered, "
+        f"{e2e.pending} not final"
+    )
 
 
 def run_system(settings: Settings, args: argparse.Namespace) -> int:
@@ -470,6 +529,8 @@ def figures_json(run: Run, failure: str | None) -> dict[str, Any]:
             "rates": args.rates,
             "rate_seconds": args.rate_seconds,
             "in_flight": args.in_flight,
+            "tracing_rounds": args.tracing_rounds,
+            "tracing_orders": args.tracing_orders,
             "skip": args.skip,
             "seed": args.seed,
             "fast_stack": {"speedup": FAST_SPEEDUP, "simulated_delays": False},
@@ -503,14 +564,16 @@ def figures_json(run: Run, failure: str | None) -> dict[str, Any]:
 
 
 def tracing_json(run: Run) -> dict[str, Any] | None:
-    """The comparison, and the traced stack's own figures in full."""
-    if run.tracing is None or run.traced is None:
+    """The comparison, and each round's and the traced intake's figures in full."""
+    if run.tracing is None:
         return None
-    traced = run.traced
     return {
         **asdict(run.tracing),
-        "traced_e2e": traced.e2e and asdict(traced.e2e),
-        "traced_intake": [asdict(rate) for rate in traced.intake],
+        "rounds_e2e": [
+            {UNTRACED: asdict(untraced), TRACED: asdict(traced)}
+            for untraced, traced in run.tracing_rounds
+        ],
+        "traced_intake": [asdict(rate) for rate in run.traced_intake],
     }
 
 

@@ -1,10 +1,13 @@
 """The tracing phase of `doms bench system`: what tracing every order costs.
 
-A third stack, like the fast one but with tracing on at 100% sampling, exports its spans over
-OTLP/HTTP to a receiver the bench starts (doms/otlp_receiver.py, a process of its own). The
-same orders as on the fast stack (same seed) run end to end and at the same arrival rates;
-throughput and intake latency are then compared with the fast stack's, untraced. Target: at
-most 10% of the throughput lost.
+On this machine two runs of the same stack differ by several per cent, as much as tracing
+costs, so one untraced phase against one traced phase says little. The phase therefore runs
+rounds: in each, a fresh untraced stack and a fresh traced stack (tracing on at 100% sampling,
+spans over OTLP/HTTP to a receiver the bench starts, doms/otlp_receiver.py, a process of its
+own) each take the same orders end to end, the one going first alternating from round to
+round (U T, T U, U T...) so a drift over the run weighs on both sides alike. The medians of
+the rounds are compared. Target: at most 10% of the throughput lost. The last traced stack
+then also runs the intake rates, compared with the fast stack's POST /orders latencies.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Protocol
 
 import httpx
@@ -25,6 +29,7 @@ from doms.bench_stack import ROLES, StackError
 from doms.local_system import free_port
 
 SAMPLER = "always_on"
+UNTRACED, TRACED = "untraced", "traced"
 TARGET_LOSS_PCT = 10.0
 RECEIVER_START_SECONDS = 15.0
 
@@ -124,15 +129,34 @@ def stack_cpu_ms(per_order: dict[str, float]) -> float:
     return sum(per_order.get(role, 0.0) for role in ROLES)
 
 
+def round_sides(index: int) -> tuple[str, str]:
+    """Which stack of round `index` (from 0) runs first: untraced in even rounds, traced in
+    odd ones, so neither side always has the machine's earlier (or later) state."""
+    return (UNTRACED, TRACED) if index % 2 == 0 else (TRACED, UNTRACED)
+
+
+@dataclass(frozen=True)
+class RoundFigures:
+    """One round's end-to-end throughput and stack CPU per order, untraced and traced."""
+
+    orders_per_second: tuple[float, float]
+    stack_cpu_ms_per_order: tuple[float, float]
+
+    @property
+    def loss_pct(self) -> float:
+        return loss_pct(*self.orders_per_second)
+
+
 @dataclass(frozen=True)
 class TracingComparison:
     sampler: str
     spans_received: int
     export_requests: int
-    # End to end, untraced then traced; None when the e2e phase was skipped.
+    rounds: list[RoundFigures]
+    # The medians of the rounds, untraced then traced; None when no round ran.
     orders_per_second: tuple[float, float] | None
     throughput_loss_pct: float | None
-    cpu_ms_per_order: tuple[dict[str, float], dict[str, float]] | None
+    cpu_ms_per_order: tuple[dict[str, float], dict[str, float]] | None  # per process
     stack_cpu_increase_pct: float | None  # Temporal, worker and API together
     intake: list[RateComparison]
     target_loss_pct: float = TARGET_LOSS_PCT
@@ -145,25 +169,48 @@ class TracingComparison:
 
 def comparison(
     counts: dict[str, int],
-    e2e: tuple[EndToEnd, EndToEnd] | None,
+    rounds: Sequence[tuple[EndToEnd, EndToEnd]],
     intake: list[RateComparison],
 ) -> TracingComparison:
-    """`e2e`: the end-to-end figures untraced, then traced."""
+    """`rounds`: each round's end-to-end figures, untraced then traced. Compared by their
+    medians: one round disturbed by the machine moves a median less than a mean."""
+    figures = [
+        RoundFigures(
+            (untraced.orders_per_second, traced.orders_per_second),
+            (stack_cpu_ms(cpu_ms_per_order(untraced)), stack_cpu_ms(cpu_ms_per_order(traced))),
+        )
+        for untraced, traced in rounds
+    ]
     rates = cpu = None
-    if e2e is not None:
-        untraced, traced = e2e
-        rates = (untraced.orders_per_second, traced.orders_per_second)
-        cpu = (cpu_ms_per_order(untraced), cpu_ms_per_order(traced))
+    if rounds:
+        rates = (
+            median(r.orders_per_second[0] for r in figures),
+            median(r.orders_per_second[1] for r in figures),
+        )
+        cpu = (
+            median_per_process([cpu_ms_per_order(untraced) for untraced, _ in rounds]),
+            median_per_process([cpu_ms_per_order(traced) for _, traced in rounds]),
+        )
+        stack_cpu = (
+            median(r.stack_cpu_ms_per_order[0] for r in figures),
+            median(r.stack_cpu_ms_per_order[1] for r in figures),
+        )
     return TracingComparison(
         sampler=SAMPLER,
         spans_received=counts["spans"],
         export_requests=counts["requests"],
+        rounds=figures,
         orders_per_second=rates,
         throughput_loss_pct=loss_pct(*rates) if rates else None,
         cpu_ms_per_order=cpu,
-        stack_cpu_increase_pct=change_pct(*map(stack_cpu_ms, cpu)) if cpu else None,
+        stack_cpu_increase_pct=change_pct(*stack_cpu) if rounds else None,
         intake=intake,
     )
+
+
+def median_per_process(rounds: Sequence[dict[str, float]]) -> dict[str, float]:
+    names = dict.fromkeys(name for figures in rounds for name in figures)
+    return {name: median(figures.get(name, 0.0) for figures in rounds) for name in names}
 
 
 def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
@@ -174,12 +221,25 @@ def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
             f"in {tracing.export_requests} export requests",
         )
     ]
+    for number, figures in enumerate(tracing.rounds, start=1):
+        (untraced, traced), (cpu_untraced, cpu_traced) = (
+            figures.orders_per_second,
+            figures.stack_cpu_ms_per_order,
+        )
+        rows.append(
+            (
+                f"  round {number}",
+                f"{traced:.1f} vs {untraced:.1f} orders/s ({figures.loss_pct:.1f}% lost), "
+                f"stack CPU {cpu_traced:.1f} vs {cpu_untraced:.1f} ms/order "
+                f"(traced vs untraced; {' then '.join(round_sides(number - 1))})",
+            )
+        )
     if tracing.orders_per_second is not None and tracing.throughput_loss_pct is not None:
         untraced, traced = tracing.orders_per_second
         verdict = "met" if tracing.met else "NOT met"
         rows.append(
             (
-                "  e2e",
+                "  e2e (median)",
                 f"{traced:.1f} orders/s traced vs {untraced:.1f} untraced: "
                 f"{tracing.throughput_loss_pct:.1f}% lost; "
                 f"target <= {tracing.target_loss_pct:g}%: {verdict}",

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCH_TIMEOUT_SECONDS = 240  # three `doms up` starts on a busy machine are most of it
+BENCH_TIMEOUT_SECONDS = 300  # four `doms up` starts on a busy machine are most of it
 ORDERS, BASELINE, RATES, RATE_SECONDS, IN_FLIGHT = 30, 30, (5, 10), 2, 50
+TRACING_ORDERS = 10  # one round: an untraced and a traced stack
 
 
 async def bench_system(*args: str) -> tuple[int, str, str]:
@@ -34,6 +35,7 @@ async def test_one_small_run_reports_every_phase_and_target(tmp_path: Path) -> N
         "--orders", str(ORDERS), "--baseline-workflows", str(BASELINE),
         "--rates", ",".join(map(str, RATES)), "--rate-seconds", str(RATE_SECONDS),
         "--in-flight", str(IN_FLIGHT), "--json", str(figures_path),
+        "--tracing-rounds", "1", "--tracing-orders", str(TRACING_ORDERS),
     )  # fmt: skip
 
     assert code == 0, err
@@ -67,12 +69,19 @@ async def test_one_small_run_reports_every_phase_and_target(tmp_path: Path) -> N
 
     tracing = figures["tracing"]
     assert tracing["sampler"] == "always_on" and tracing["spans_received"] > 0
-    traced = tracing["traced_e2e"]
-    assert (traced["placed"], traced["delivered"], traced["errors"]) == (ORDERS, ORDERS, 0)
+    [one_round] = tracing["rounds_e2e"]
+    untraced, traced = one_round["untraced"], one_round["traced"]
+    for side in (untraced, traced):
+        assert (side["placed"], side["delivered"], side["errors"]) == (TRACING_ORDERS,) * 2 + (0,)
+    assert set(untraced["cpu_cores"]) == {"temporal", "worker", "api", "bench"}
     assert set(traced["cpu_cores"]) == {"temporal", "worker", "api", "bench", "otlp"}
-    assert tracing["orders_per_second"] == [e2e["orders_per_second"], traced["orders_per_second"]]
+    assert tracing["orders_per_second"] == [
+        untraced["orders_per_second"],
+        traced["orders_per_second"],
+    ]
     assert tracing["cpu_ms_per_order"][1]["worker"] > 0
     assert [rate["rate"] for rate in tracing["intake"]] == list(RATES)
+    assert [rate["figures"]["rate"] for rate in tracing["traced_intake"]] == list(RATES)
     assert all(rate["pending_after_drain"] == 0 for rate in tracing["traced_intake"])
 
     targets = figures["targets"]
@@ -82,5 +91,6 @@ async def test_one_small_run_reports_every_phase_and_target(tmp_path: Path) -> N
         for name in ("e2e_ratio", "api_rss_mb", "tracing_throughput_loss_pct")
     )
     assert "target >= 1.5" in out and "worker RSS" in out and "intake 10/s" in out
-    assert "orders/s traced vs" in out
-    assert "e2e: placed 30/30" in err  # progress goes to stderr
+    assert "orders/s traced vs" in out and "round 1" in out
+    assert "e2e: 30 orders" in err and "placed 30/30" in err  # progress goes to stderr
+    assert "tracing round 1/1: traced" in err

@@ -16,11 +16,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from doms.bench_load import LatencyFigures
 from doms.bench_tracing import (
+    TRACED,
+    UNTRACED,
     RateComparison,
     comparison,
     comparison_rows,
     cpu_ms_per_order,
     loss_pct,
+    round_sides,
 )
 from doms.local_system import free_port
 from doms.otlp_receiver import Receiver
@@ -99,17 +102,25 @@ def test_the_comparison_meets_its_target_at_ten_percent_lost() -> None:
     counts = {"spans": 900, "requests": 3}
     busier = E2e(35.0, cpu_cores={"temporal": 0.8, "worker": 0.8, "api": 0.4, "bench": 0.1})
 
-    met = comparison(counts, (E2e(40.0), E2e(36.0)), rates)
-    missed = comparison(counts, (E2e(40.0), busier), rates)
-    no_e2e = comparison(counts, None, rates)
+    met = comparison(counts, [(E2e(40.0), E2e(36.0))], rates)
+    missed = comparison(counts, [(E2e(40.0), busier)], rates)
+    no_rounds = comparison(counts, [], rates)
 
     assert (met.throughput_loss_pct, met.met) == (pytest.approx(10.0), True)
     assert (missed.throughput_loss_pct, missed.met) == (pytest.approx(12.5), False)
     assert missed.stack_cpu_increase_pct == pytest.approx(25.0)  # 40 -> 50 ms per order
-    assert (no_e2e.throughput_loss_pct, no_e2e.met, no_e2e.cpu_ms_per_order) == (None, None, None)
+    assert (no_rounds.throughput_loss_pct, no_rounds.met, no_rounds.cpu_ms_per_order) == (
+        None,
+        None,
+        None,
+    )
     rows = dict(comparison_rows(missed))
-    assert rows["  e2e"] == (
+    assert rows["  e2e (median)"] == (
         "35.0 orders/s traced vs 40.0 untraced: 12.5% lost; target <= 10%: NOT met"
+    )
+    assert rows["  round 1"] == (
+        "35.0 vs 40.0 orders/s (12.5% lost), stack CPU 50.0 vs 40.0 ms/order "
+        "(traced vs untraced; untraced then traced)"
     )
     assert rows["  CPU per order"] == (
         "+25.0%: temporal 20.0 vs 20.0, worker 20.0 vs 15.0, api 10.0 vs 5.0 ms "
@@ -117,3 +128,41 @@ def test_the_comparison_meets_its_target_at_ten_percent_lost() -> None:
     )
     assert rows["  intake 50/s"] == "p50 5.0 vs 4.0, p95 10.0 vs 8.0 ms (traced vs untraced)"
     assert "900 spans received in 3 export requests" in rows["tracing"]
+
+
+def test_rounds_are_compared_by_their_medians_so_one_disturbed_round_weighs_little() -> None:
+    counts = {"spans": 0, "requests": 0}
+    # The second round's untraced stack shared the machine with something else.
+    rounds = [(E2e(40.0), E2e(38.0)), (E2e(20.0), E2e(39.0)), (E2e(41.0), E2e(37.0))]
+
+    tracing = comparison(counts, rounds, [])
+
+    assert tracing.orders_per_second == (40.0, 38.0)
+    assert tracing.throughput_loss_pct == pytest.approx(5.0)
+    assert [r.orders_per_second for r in tracing.rounds] == [(40, 38), (20, 39), (41, 37)]
+    assert tracing.rounds[1].loss_pct == pytest.approx(-95.0)
+
+
+def test_cpu_per_order_is_the_median_of_each_process_and_of_the_stack() -> None:
+    def cores(worker: float) -> dict[str, float]:
+        return {"temporal": 0.8, "worker": worker, "api": 0.2, "bench": 0.1}
+
+    untraced = [E2e(40.0, cpu_cores=cores(w)) for w in (0.6, 0.4, 0.8)]  # 15, 10, 20 ms
+    traced = [E2e(40.0, cpu_cores=cores(w)) for w in (1.2, 0.6, 0.64)]  # 30, 15, 16 ms
+
+    tracing = comparison({"spans": 0, "requests": 0}, list(zip(untraced, traced, strict=True)), [])
+
+    assert tracing.cpu_ms_per_order is not None
+    assert tracing.cpu_ms_per_order[0]["worker"] == pytest.approx(15.0)
+    assert tracing.cpu_ms_per_order[1]["worker"] == pytest.approx(16.0)
+    # stacks (temporal 20 + worker + api 5): 40, 35, 45 untraced; 55, 40, 41 traced
+    assert tracing.stack_cpu_increase_pct == pytest.approx(2.5)
+
+
+def test_the_side_going_first_alternates_from_round_to_round() -> None:
+    assert [round_sides(index) for index in range(4)] == [
+        (UNTRACED, TRACED),
+        (TRACED, UNTRACED),
+        (UNTRACED, TRACED),
+        (TRACED, UNTRACED),
+    ]

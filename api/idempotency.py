@@ -5,7 +5,8 @@ The same key with the same body replays the first final answer (status, body, Lo
 flight, a 409. A key's order id is chosen when it is first locked, so that a retry after the
 API died in any window reuses it: the order's primary key (outbox intake) or update-with-start
 (workflow intake) then finds what the first attempt made instead of making a second order.
-Server failures (5xx) are not answers: the key is released and a retry places the order.
+Server failures (5xx) are not answers: the key is released and a retry places the order. So
+is a request cancelled before it answered (its client left, or the server stops).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,8 +78,10 @@ async def place_once(intake: Intake, body: OrderCreate, key: IdempotencyKey) -> 
         raise
     except OrderAlreadyRecorded:  # a request still holding the key (past its lease) made it
         return await _answer_recorded(intake.sessions, key, fingerprint)
-    except Exception:
-        await _release(intake.sessions, key, terms.holder)
+    # Cancelled too: the client left or the server stops. Else the retry would meet a 409
+    # until the lease ran out. An order recorded meanwhile keeps its answer (see `release`).
+    except (Exception, asyncio.CancelledError):
+        await _to_the_end(_release(intake.sessions, key, terms.holder))
         raise
     return _response(answer_to(request, placement))
 
@@ -140,7 +144,11 @@ async def _answer_recorded(
 ) -> Response:
     async with sessions() as session:
         record = await idempotency.record_of(session, key)
-    assert record is not None, "a key in use is never deleted"
+    if record is None:  # deleted while held: kept past its time (the sweeper) or by hand
+        raise RuntimeError(
+            f"idempotency key {key.key!r} was deleted while its request held it: "
+            "its order was recorded, but its answer cannot be replayed"
+        )
     return _answer_from(record, fingerprint)
 
 
@@ -150,6 +158,20 @@ def _response(answer: StoredAnswer, *, replayed: bool = False) -> Response:
         headers["Location"] = answer.location
     media_type = PROBLEM_JSON if answer.status_code >= 400 else None
     return JSONResponse(answer.body, answer.status_code, headers, media_type)
+
+
+async def _to_the_end(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run `cleanup` to its end even if this task is cancelled (again) meanwhile, then pass
+    that cancellation on."""
+    task = asyncio.create_task(cleanup)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as cancel:
+            cancelled = cancel
+    if cancelled is not None:
+        raise cancelled
 
 
 async def _release(

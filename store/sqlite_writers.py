@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import sqlite3
 import weakref
@@ -38,6 +39,7 @@ BUSY_TIMEOUT_SECONDS = 10.0  # SQLite's busy_timeout (store/db.py): a writer wai
 # The first word of a statement that takes SQLite's write lock.
 _WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
 _HOLDS_WRITE_LOCK = "doms_sqlite_write_lock"
+logger = logging.getLogger("doms.store")
 
 
 def lock_file_of(database: Path) -> Path:
@@ -152,7 +154,11 @@ def queue_writers(engine: AsyncEngine, database: Path | None) -> None:
             release(connection_record.info)
 
     def on_invalidate(dbapi_connection: Any, connection_record: Any, exception: Any) -> None:
-        release(connection_record.info)
+        try:
+            if in_greenlet():  # not when the garbage collector discards a connection
+                _roll_back_before_close(dbapi_connection)
+        finally:
+            release(connection_record.info)
 
     def on_transaction_end(conn: Any) -> None:
         # An invalidated connection (a statement interrupted, e.g. by a cancel) has no info
@@ -169,6 +175,21 @@ def queue_writers(engine: AsyncEngine, database: Path | None) -> None:
     event.listen(sync_engine.pool, "checkin", on_checkin_or_close)
     event.listen(sync_engine.pool, "close", on_checkin_or_close)
     event.listen(sync_engine.pool, "invalidate", on_invalidate)
+
+
+def _roll_back_before_close(dbapi_connection: Any) -> None:
+    """End the transaction of a connection about to be discarded, and with it SQLite's lock.
+
+    A statement cancelled midway leaves its sqlite3 statement unfinished, and closing a
+    connection with an unfinished statement only marks it closed: its transaction, and
+    the write lock if it wrote, stay until the garbage collector finalizes the statement,
+    and other writers meet "database is locked" meanwhile. A rollback ends them now.
+    Shielded: another cancellation must not leave the transaction open after all.
+    """
+    try:
+        await_(asyncio.shield(dbapi_connection.driver_connection.rollback()))
+    except (sqlite3.Error, ValueError, OSError):  # ValueError: aiosqlite's "no connection"
+        logger.warning("could not roll back a discarded SQLite connection", exc_info=True)
 
 
 def is_write(statement: str) -> bool:

@@ -1,19 +1,26 @@
 """Idempotency keys on SQLite and PostgreSQL: locked once, answered once, taken over by exactly
-one request after the holder died, and forgotten after their time."""
+one request after the holder died or was cancelled, and forgotten after their time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+import pytest
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warehouse import OrderDesk, Stockroom
 
-from api.idempotency import sweep_expired_keys
+from activities.messages import OrderRequest
+from api.idempotency import place_once, request_hash, sweep_expired_keys
+from api.intake import Intake
+from api.schemas import OrderCreate
 from domain.orders import OrderLine
+from doms.settings import Settings
 from store import idempotency
 from store.idempotency import (
     AnswerToKey,
@@ -23,7 +30,8 @@ from store.idempotency import (
     KeyRecord,
     StoredAnswer,
 )
-from store.models import KeyState
+from store.models import IdempotencyKeyRow, KeyState
+from store.orders import OrderAlreadyRecorded
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=40)
@@ -308,3 +316,113 @@ async def test_the_sweeper_outlives_a_database_that_is_away(
 
     assert calls == 2
     assert await record(db_sessions) is None  # deleted in the second round
+
+
+# --- what a request leaves of its key when it is cancelled (api/idempotency.py) ---------------
+
+ORDER = OrderCreate.model_validate(
+    {
+        "customer_id": "c-1",
+        "order_type": "standard",
+        "destination": {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99},
+        "lines": [{"sku": "SKU-0001", "quantity": 1}],
+    }
+)
+Step = Callable[[OrderRequest], Awaitable[None]]
+
+
+async def nothing(_: OrderRequest) -> None:
+    pass
+
+
+class StalledIntake:
+    """An intake (api/intake.py) whose placement does `first`, then waits until cancelled."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], first: Step = nothing) -> None:
+        self.sessions = sessions
+        self.settings = Settings()
+        self.placing = asyncio.Event()
+        self.requests: list[OrderRequest] = []
+        self._first = first
+
+    async def place(self, request: OrderRequest, key: IdempotencyKey) -> None:
+        self.requests.append(request)
+        await self._first(request)
+        self.placing.set()
+        await asyncio.Event().wait()  # the order service takes its time
+
+
+async def cancelled_while_placing(intake: StalledIntake) -> BaseException | None:
+    """The request's ending, once cancelled (its client left) in the middle of placing."""
+    request = asyncio.create_task(place_once(cast(Intake, intake), ORDER, KEY))
+    await intake.placing.wait()
+    request.cancel()
+    (ending,) = await asyncio.gather(request, return_exceptions=True)
+    return cast(BaseException | None, ending)
+
+
+async def test_a_request_cancelled_while_placing_frees_its_key_for_the_retry_at_once(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    intake = StalledIntake(db_sessions)
+
+    ending = await cancelled_while_placing(intake)
+    retry = await claim(db_sessions, terms(body=request_hash(ORDER), at=datetime.now(UTC)))
+
+    assert isinstance(ending, asyncio.CancelledError)
+    assert retry.ours  # not a 409 until the lease runs out
+    assert retry.record.order_id == intake.requests[0].order_id
+
+
+async def test_a_second_cancel_does_not_stop_the_release_halfway(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    intake = StalledIntake(db_sessions)
+    releasing = asyncio.Event()
+
+    def announced() -> AsyncSession:
+        releasing.set()
+        return db_sessions()
+
+    request = asyncio.create_task(place_once(cast(Intake, intake), ORDER, KEY))
+    await intake.placing.wait()
+    intake.sessions = cast(async_sessionmaker[AsyncSession], announced)
+    request.cancel()
+    await releasing.wait()
+    request.cancel()  # the server stops while the request is releasing its key
+    (ending,) = await asyncio.gather(request, return_exceptions=True)
+    retry = await claim(db_sessions, terms(body=request_hash(ORDER), at=datetime.now(UTC)))
+
+    assert isinstance(ending, asyncio.CancelledError)
+    assert retry.ours
+
+
+async def test_a_request_cancelled_after_its_order_was_recorded_keeps_the_answer(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def record_the_order(_: OrderRequest) -> None:  # its transaction has committed
+        await complete(db_sessions, PLACED)
+
+    ending = await cancelled_while_placing(StalledIntake(db_sessions, record_the_order))
+    retry = await claim(db_sessions, terms(body=request_hash(ORDER), at=datetime.now(UTC)))
+
+    assert isinstance(ending, asyncio.CancelledError)
+    assert not retry.ours and retry.record.answer == PLACED  # replayed, not placed again
+
+
+async def test_an_order_recorded_for_a_key_deleted_meanwhile_is_an_error_naming_the_key(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Only a key kept past its time (the sweeper) or deleted by hand can go while in use."""
+
+    class KeyDeletedThenRecorded(StalledIntake):
+        async def place(self, request: OrderRequest, key: IdempotencyKey) -> None:
+            async with db_sessions() as session:
+                await session.execute(delete(IdempotencyKeyRow))
+                await session.commit()
+            raise OrderAlreadyRecorded(request.order_id)
+
+    intake = KeyDeletedThenRecorded(db_sessions)
+
+    with pytest.raises(RuntimeError, match="'key-1' was deleted while its request held it"):
+        await place_once(cast(Intake, intake), ORDER, KEY)

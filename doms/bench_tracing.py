@@ -155,7 +155,8 @@ class TracingComparison:
     rounds: list[RoundFigures]
     # The medians of the rounds, untraced then traced; None when no round ran.
     orders_per_second: tuple[float, float] | None
-    throughput_loss_pct: float | None
+    throughput_loss_pct: float | None  # between those medians: what the target judges
+    round_loss_median_pct: float | None  # the median of each round's own loss, for comparison
     cpu_ms_per_order: tuple[dict[str, float], dict[str, float]] | None  # per process
     stack_cpu_increase_pct: float | None  # Temporal, worker and API together
     intake: list[RateComparison]
@@ -202,6 +203,7 @@ def comparison(
         rounds=figures,
         orders_per_second=rates,
         throughput_loss_pct=loss_pct(*rates) if rates else None,
+        round_loss_median_pct=median(r.loss_pct for r in figures) if figures else None,
         cpu_ms_per_order=cpu,
         stack_cpu_increase_pct=change_pct(*stack_cpu) if rounds else None,
         intake=intake,
@@ -245,6 +247,8 @@ def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
                 f"target <= {tracing.target_loss_pct:g}%: {verdict}",
             )
         )
+    if tracing.round_loss_median_pct is not None and len(tracing.rounds) > 1:
+        rows.append(("  rounds' losses", f"median {tracing.round_loss_median_pct:.1f}%"))
     if tracing.cpu_ms_per_order is not None and tracing.stack_cpu_increase_pct is not None:
         increase = f"{tracing.stack_cpu_increase_pct:+.1f}%"
         rows.append(("  CPU per order", f"{increase}: {_cpu_per_order(*tracing.cpu_ms_per_order)}"))

@@ -466,8 +466,8 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
     system.add_argument(
         "--tracing-rounds",
         type=positive_int,
-        default=3,
-        help="tracing: rounds, each on a fresh untraced and a fresh traced stack (default 3)",
+        default=5,
+        help="tracing: rounds, each on a fresh untraced and a fresh traced stack (default 5)",
     )
     system.add_argument(
         "--tracing-orders",

@@ -93,6 +93,27 @@ async def insert(engine: AsyncEngine, number: int) -> None:
         await connection.execute(text("INSERT INTO log (w) VALUES (:w)"), {"w": number})
 
 
+async def waiting_insert(engine: AsyncEngine, number: int) -> asyncio.Task[None]:
+    """An insert started, and shown still waiting for its turn a while later."""
+    writing = asyncio.create_task(insert(engine, number))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(writing), WAITS_AT_LEAST)
+    return writing
+
+
+async def cancelled(writing: asyncio.Task[None]) -> None:
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+
+
+async def assert_turns_go_on(engine: AsyncEngine, database: Path) -> None:
+    """The next write commits, nothing of the one given up stayed, no turn is left held."""
+    await insert(engine, 2)
+    assert await logged(engine) == [2]
+    assert file_lock_free(database)
+
+
 async def logged(engine: AsyncEngine) -> list[int]:
     async with engine.connect() as connection:
         return list((await connection.execute(text("SELECT w FROM log"))).scalars())
@@ -118,10 +139,8 @@ async def test_a_writer_waits_while_another_process_holds_the_turn(
     engine_on_file: tuple[AsyncEngine, Path],
 ) -> None:
     engine, database = engine_on_file
-    with other_process_holding(database):
-        writing = asyncio.create_task(insert(engine, 1))
-        with pytest.raises(TimeoutError):  # SQLite's own lock is free: only the turn is not
-            await asyncio.wait_for(asyncio.shield(writing), WAITS_AT_LEAST)
+    with other_process_holding(database):  # SQLite's own lock is free: only the turn is not
+        writing = await waiting_insert(engine, 1)
     await writing  # let go: the waiting thread is woken at once
 
     assert await logged(engine) == [1]
@@ -136,10 +155,7 @@ async def test_a_writer_that_waited_too_long_leaves_no_turn_behind(
     with other_process_holding(database), pytest.raises(OperationalError, match="locked"):
         await insert(engine, 1)
     # The given-up waiter takes the file lock once it is free, and hands it back at once.
-    await insert(engine, 2)
-
-    assert await logged(engine) == [2]
-    assert file_lock_free(database)
+    await assert_turns_go_on(engine, database)
 
 
 async def test_a_writer_cancelled_while_waiting_leaves_no_turn_behind(
@@ -147,16 +163,9 @@ async def test_a_writer_cancelled_while_waiting_leaves_no_turn_behind(
 ) -> None:
     engine, database = engine_on_file
     with other_process_holding(database):
-        writing = asyncio.create_task(insert(engine, 1))
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(writing), WAITS_AT_LEAST)
-        writing.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await writing
-    await insert(engine, 2)
-
-    assert await logged(engine) == [2]
-    assert file_lock_free(database)
+        writing = await waiting_insert(engine, 1)
+        await cancelled(writing)
+    await assert_turns_go_on(engine, database)
 
 
 async def test_two_engines_on_one_file_take_turns(tmp_path: Path) -> None:
@@ -168,9 +177,7 @@ async def test_two_engines_on_one_file_take_turns(tmp_path: Path) -> None:
             await connection.execute(text("CREATE TABLE log (w INT)"))
         async with first.connect() as holder:
             await holder.execute(text("INSERT INTO log (w) VALUES (1)"))
-            writing = asyncio.create_task(insert(second, 2))
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(writing), WAITS_AT_LEAST)
+            writing = await waiting_insert(second, 2)
             await holder.commit()
         await writing
         assert await logged(second) == [1, 2]
@@ -194,13 +201,8 @@ async def test_a_writer_cancelled_mid_transaction_hands_its_turn_back(
     writing = asyncio.create_task(long_transaction())
     await wrote.wait()
     assert not file_lock_free(database)
-    writing.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await writing
-    await insert(engine, 2)
-
-    assert await logged(engine) == [2]
-    assert file_lock_free(database)
+    await cancelled(writing)
+    await assert_turns_go_on(engine, database)
 
 
 # Seconds of work for SQLite, in one statement: something to cancel.

@@ -100,9 +100,15 @@ class WriterLock:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         await asyncio.wait_for(self.queue.acquire(), within)
-        if self.processes is None or self.processes.try_acquire():
+        if self.processes is None:
             return
-        waiting = self.processes.wait_for_it()
+        try:
+            if self.processes.try_acquire():
+                return
+            waiting = self.processes.wait_for_it()
+        except BaseException:  # no lock file (e.g. it cannot be created): no turn at all
+            self.queue.release()
+            raise
         try:
             await asyncio.wait_for(asyncio.shield(waiting), max(0.0, deadline - loop.time()))
         except BaseException:

@@ -210,3 +210,20 @@ SLOW_QUERY = (
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000000) "
     "SELECT count(*) FROM n"
 )
+
+
+async def test_a_lock_file_that_cannot_be_opened_fails_the_write_and_holds_no_turn(
+    engine_on_file: tuple[AsyncEngine, Path],
+) -> None:
+    _, database = engine_on_file
+    lock_file_of(database).unlink()
+    lock_file_of(database).mkdir()  # in the way of the lock file: a directory cannot be opened
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        with pytest.raises(IsADirectoryError):
+            await insert(engine, 1)
+        lock_file_of(database).rmdir()
+
+        await assert_turns_go_on(engine, database)
+    finally:
+        await engine.dispose()

@@ -248,7 +248,7 @@ def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
             )
         )
     if tracing.round_loss_median_pct is not None and len(tracing.rounds) > 1:
-        rows.append(("  rounds' losses", f"median {tracing.round_loss_median_pct:.1f}%"))
+        rows.append(("  round losses", f"median {tracing.round_loss_median_pct:.1f}%"))
     if tracing.cpu_ms_per_order is not None and tracing.stack_cpu_increase_pct is not None:
         increase = f"{tracing.stack_cpu_increase_pct:+.1f}%"
         rows.append(("  CPU per order", f"{increase}: {_cpu_per_order(*tracing.cpu_ms_per_order)}"))

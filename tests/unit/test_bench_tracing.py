@@ -143,7 +143,7 @@ def test_rounds_are_compared_by_their_medians_so_one_disturbed_round_weighs_litt
     assert tracing.rounds[1].loss_pct == pytest.approx(-95.0)
     # Each round's own loss: 5.0, -95.0, 9.76; their median, shown beside the verdict.
     assert tracing.round_loss_median_pct == pytest.approx(5.0)
-    assert dict(comparison_rows(tracing))["  rounds' losses"] == "median 5.0%"
+    assert dict(comparison_rows(tracing))["  round losses"] == "median 5.0%"
 
 
 def test_cpu_per_order_is_the_median_of_each_process_and_of_the_stack() -> None:

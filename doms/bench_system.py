@@ -309,9 +309,7 @@ async def memory_phase(run: Run, system: System, processes: dict[str, Any]) -> N
     bodies = run.bodies(args.in_flight)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with Connections(
-        system.url, args.concurrency, REQUEST_TIMEOUT_SECONDS, system.headers
-    ) as connections:
+    async with _connections(system, args.concurrency) as connections:
         shots = await place_closed_loop(
             connections.post_order,
             bodies,
@@ -361,8 +359,12 @@ def _progress(say: Say, what: str, count: int) -> Callable[[int], None]:
     return lambda done: say(f"{what} {done}/{count}") if done in points else None
 
 
-def _connections(system: System, args: argparse.Namespace) -> Connections:
-    count = max(CONNECTIONS, args.concurrency)
+def _load_connections(system: System, args: argparse.Namespace) -> Connections:
+    """For the e2e and intake phases: enough for the open loop's bursts, or the concurrency."""
+    return _connections(system, max(CONNECTIONS, args.concurrency))
+
+
+def _connections(system: System, count: int) -> Connections:
     return Connections(system.url, count, REQUEST_TIMEOUT_SECONDS, system.headers)
 
 
@@ -374,7 +376,7 @@ async def fast_stack_phases(run: Run, system: System) -> None:
     skip = set(run.args.skip)
     if "baseline" not in skip:
         await baseline_phase(run, system, processes)
-    async with _http(system) as http, _connections(system, run.args) as connections:
+    async with _http(system) as http, _load_connections(system, run.args) as connections:
         if "e2e" not in skip:
             await e2e_phase(run, http, connections, processes)
         if "intake" not in skip:
@@ -423,7 +425,7 @@ async def tracing_round(
 ) -> EndToEndFigures:
     """One side of a round; `others`: more processes whose CPU time counts (the receiver)."""
     processes = stack_processes(system) | others
-    async with _http(system) as http, _connections(system, run.args) as connections:
+    async with _http(system) as http, _load_connections(system, run.args) as connections:
         e2e = await end_to_end(run, bodies, http, connections, processes)
         run.say(f"  {e2e.orders_per_second:.1f} orders/s, {e2e.errors} errors")
         if intake and "intake" not in run.args.skip:

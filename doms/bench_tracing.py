@@ -182,19 +182,13 @@ def comparison(
         )
         for untraced, traced in rounds
     ]
-    rates = cpu = None
+    rates = cpu = stack_cpu = None
     if rounds:
-        rates = (
-            median(r.orders_per_second[0] for r in figures),
-            median(r.orders_per_second[1] for r in figures),
-        )
+        rates = _medians([r.orders_per_second for r in figures])
+        stack_cpu = _medians([r.stack_cpu_ms_per_order for r in figures])
         cpu = (
             median_per_process([cpu_ms_per_order(untraced) for untraced, _ in rounds]),
             median_per_process([cpu_ms_per_order(traced) for _, traced in rounds]),
-        )
-        stack_cpu = (
-            median(r.stack_cpu_ms_per_order[0] for r in figures),
-            median(r.stack_cpu_ms_per_order[1] for r in figures),
         )
     return TracingComparison(
         sampler=SAMPLER,
@@ -205,9 +199,14 @@ def comparison(
         throughput_loss_pct=loss_pct(*rates) if rates else None,
         round_loss_median_pct=median(r.loss_pct for r in figures) if figures else None,
         cpu_ms_per_order=cpu,
-        stack_cpu_increase_pct=change_pct(*stack_cpu) if rounds else None,
+        stack_cpu_increase_pct=change_pct(*stack_cpu) if stack_cpu else None,
         intake=intake,
     )
+
+
+def _medians(pairs: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The median of the untraced and of the traced side."""
+    return median(pair[0] for pair in pairs), median(pair[1] for pair in pairs)
 
 
 def median_per_process(rounds: Sequence[dict[str, float]]) -> dict[str, float]:

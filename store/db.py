@@ -34,23 +34,21 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    if is_sqlite(url):
-        _make_parent_dir(url)
+    if not is_sqlite(url):
+        return create_async_engine(url, **kwargs)
+    database = _database_file(url)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, **kwargs)
-    if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
-        queue_writers(engine, _database_file(url))
+    event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
+    queue_writers(engine, database)
     return engine
 
 
 def _database_file(url: str) -> Path | None:
+    """The SQLite file of `url`; None for an in-memory database."""
     database = make_url(url).database
     return Path(database) if database and database != ":memory:" else None
-
-
-def _make_parent_dir(url: str) -> None:
-    if (database := _database_file(url)) is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _apply_sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

@@ -45,9 +45,11 @@ def _up(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from doms.gc_tuning import tune_for_serving
     from doms.worker import run_worker
 
     configure_logging("worker")
+    tune_for_serving()
     if args.fc:  # a regional worker: its FCs, and the order workflow only if asked
         asyncio.run(run_worker(settings, fc_ids=args.fc, orders=args.orders))
     else:
@@ -68,11 +70,14 @@ def _api(settings: Settings, _: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from doms.gc_tuning import tune_for_serving
     from observability.tracing import configure_tracing
 
     configure_logging("api")
+    app = create_app(settings, configure_tracing("doms-api"))
+    tune_for_serving()
     uvicorn.run(
-        create_app(settings, configure_tracing("doms-api")),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_level="warning",

@@ -432,12 +432,12 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
         description="Start `doms up` on a fresh var dir and free ports (simulated delays off) "
         "and measure: a baseline workflow of three regular activities on its Temporal server "
         "(workflows/s); DOMS end to end through HTTP (orders/s, ratio to the baseline); "
-        "POST /orders latency at fixed arrival rates. Then rounds of the same orders on a fresh "
-        "untraced `doms up` and a fresh one tracing every order (OTLP/HTTP to a receiver of the "
-        "bench's own), in alternating order: the median throughput lost to tracing, and the "
-        "intake rates again on the last traced stack. Then a `doms up` where orders stay in "
-        "flight, to read the worker's and the API's memory. Progress goes to stderr, the "
-        "figures and targets to stdout. Exit code 1 only when the run broke.",
+        "POST /orders latency at fixed arrival rates. Then rounds of the same orders on an "
+        "untraced `doms up` and one tracing every order (OTLP/HTTP to a receiver of the bench's "
+        "own), both kept up and taking turns: the median of the rounds' throughput lost to "
+        "tracing, and the intake rates again on the traced stack. Then a `doms up` where "
+        "orders stay in flight, to read the worker's and the API's memory. Progress goes to "
+        "stderr, the figures and targets to stdout. Exit code 1 only when the run broke.",
     )
     system.add_argument(
         "--orders", type=positive_int, default=1000, help="end-to-end orders (default 1000)"
@@ -466,13 +466,14 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
     system.add_argument(
         "--tracing-rounds",
         type=positive_int,
-        default=5,
-        help="tracing: rounds, each on a fresh untraced and a fresh traced stack (default 5)",
+        default=9,
+        help="tracing: rounds, each the same orders on the untraced and the traced stack, "
+        "in turn (default 9)",
     )
     system.add_argument(
         "--tracing-orders",
         type=positive_int,
-        default=300,
+        default=200,
         help="tracing: end-to-end orders per stack and round (default 300)",
     )
     system.add_argument(

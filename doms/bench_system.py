@@ -1,14 +1,16 @@
 """`doms bench system`: the issue's benchmark in one run, on fresh embedded stacks.
 
-Stacks run one after the other, each a `doms up` on a var dir and ports of its own:
+Stacks run one after the other (but the tracing pair, side by side), each a `doms up` on a
+var dir and ports of its own:
 
 - the *fast* stack, simulated delays off (orders skip their handling and transit timers), for
   1. the baseline: Temporal's reference order shape on the same server (bench_baseline.py);
   2. DOMS end to end: orders through HTTP until each is final, and the ratio to the baseline;
   3. intake: POST /orders latency at fixed arrival rates, the worker busy with those orders;
-- pairs of fast stacks, one untraced and one tracing at 100% sampling to an OTLP receiver, for
-  4. tracing: rounds of the same orders end to end on each, compared by their medians, and
-     the intake rates on the last traced stack (doms/bench_tracing.py);
+- a pair of fast stacks, one untraced and one tracing at 100% sampling to an OTLP receiver,
+  both kept up, for
+  4. tracing: rounds of the same orders end to end on each in turn, judged by the median of
+     the rounds' losses, and the intake rates on the traced stack (doms/bench_tracing.py);
 - the *slow* stack, delays on and a simulated hour lasting a real hour, so that the orders
   placed on it stay in flight while
   5. memory: the worker's and the API's resident memory is read.
@@ -31,6 +33,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -384,30 +387,40 @@ async def fast_stack_phases(run: Run, system: System) -> None:
 
 
 def tracing_phase(run: Run, work_dir: Path, settings: dict[str, str]) -> None:
-    """Rounds of the same orders end to end on a fresh untraced and a fresh traced stack
-    (doms/bench_tracing.py says why); then, on the last traced stack, the intake rates."""
+    """Rounds of the same orders end to end on an untraced and a traced stack, both started
+    once and kept up (doms/bench_tracing.py says why); then the intake rates on the traced
+    one."""
     args = run.args
     generator = OrderGenerator(args.seed)
     run.say(
-        f"tracing: {args.tracing_rounds} rounds of {args.tracing_orders} orders, each on a "
-        "fresh untraced and a fresh traced stack"
+        f"tracing: {args.tracing_rounds} rounds of {args.tracing_orders} orders on an "
+        "untraced and a traced stack, both kept up, taking turns"
     )
     with running_receiver(work_dir / "otlp-receiver.log") as receiver:
         otlp = {"otlp": psutil.Process(receiver.process.pid)}
-        for index in range(args.tracing_rounds):
-            bodies = [generator.next_order() for _ in range(args.tracing_orders)]
-            figures: dict[str, EndToEndFigures] = {}
-            for side in round_sides(index):
-                traced = side == TRACED
-                last = traced and index == args.tracing_rounds - 1
-                env = {**settings, **(traced_settings(receiver.url) if traced else {})}
-                run.say(f"tracing round {index + 1}/{args.tracing_rounds}: {side}")
-                var_dir = work_dir / f"round-{index + 1}-{side}"
-                with running_stack(var_dir, FAST_SPEEDUP, run.say, **env) as system:
-                    figures[side] = asyncio.run(
-                        tracing_round(run, system, bodies, otlp if traced else {}, intake=last)
+        with ExitStack() as stacks:
+            systems = {
+                side: stacks.enter_context(
+                    running_stack(
+                        work_dir / f"tracing-{side}",
+                        FAST_SPEEDUP,
+                        run.say,
+                        **{**settings, **(traced_settings(receiver.url) if side == TRACED else {})},
                     )
-            run.tracing_rounds.append((figures[UNTRACED], figures[TRACED]))
+                )
+                for side in (UNTRACED, TRACED)
+            }
+            for index in range(args.tracing_rounds):
+                bodies = [generator.next_order() for _ in range(args.tracing_orders)]
+                figures: dict[str, EndToEndFigures] = {}
+                for side in round_sides(index):
+                    run.say(f"tracing round {index + 1}/{args.tracing_rounds}: {side}")
+                    others = otlp if side == TRACED else {}
+                    figures[side] = asyncio.run(tracing_round(run, systems[side], bodies, others))
+                run.tracing_rounds.append((figures[UNTRACED], figures[TRACED]))
+            if "intake" not in args.skip:
+                run.say("tracing: the intake rates on the traced stack")
+                asyncio.run(traced_intake(run, systems[TRACED], otlp))
         counts = receiver.counts()  # the stacks have stopped: their processes flushed
     rates = [
         RateComparison(off.figures.rate, off.figures.latency, on.figures.latency)
@@ -417,20 +430,20 @@ def tracing_phase(run: Run, work_dir: Path, settings: dict[str, str]) -> None:
 
 
 async def tracing_round(
-    run: Run,
-    system: System,
-    bodies: list[dict[str, Any]],
-    others: dict[str, Any],
-    intake: bool,
+    run: Run, system: System, bodies: list[dict[str, Any]], others: dict[str, Any]
 ) -> EndToEndFigures:
     """One side of a round; `others`: more processes whose CPU time counts (the receiver)."""
     processes = stack_processes(system) | others
     async with _http(system) as http, _load_connections(system, run.args) as connections:
         e2e = await end_to_end(run, bodies, http, connections, processes)
-        run.say(f"  {e2e.orders_per_second:.1f} orders/s, {e2e.errors} errors")
-        if intake and "intake" not in run.args.skip:
-            run.traced_intake = await intake_phase(run, http, connections, processes)
+    run.say(f"  {e2e.orders_per_second:.1f} orders/s, {e2e.errors} errors")
     return e2e
+
+
+async def traced_intake(run: Run, system: System, others: dict[str, Any]) -> None:
+    processes = stack_processes(system) | others
+    async with _http(system) as http, _load_connections(system, run.args) as connections:
+        run.traced_intake = await intake_phase(run, http, connections, processes)
 
 
 def _http(system: System) -> httpx.AsyncClient:

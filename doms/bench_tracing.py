@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import median
+from statistics import median, quantiles
 from typing import Protocol
 
 import httpx
@@ -246,7 +246,8 @@ def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
             (
                 "  lost (median)",
                 f"{tracing.throughput_loss_pct:.1f}% of the throughput, the median of "
-                f"{rounds}; target <= {tracing.target_loss_pct:g}%: {verdict}",
+                f"{rounds}{_quartiles(tracing.rounds)}; "
+                f"target <= {tracing.target_loss_pct:g}%: {verdict}",
             )
         )
     if tracing.orders_per_second is not None and tracing.sides_loss_pct is not None:
@@ -255,7 +256,7 @@ def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
             (
                 "  e2e (median)",
                 f"{traced:.1f} orders/s traced vs {untraced:.1f} untraced "
-                f"({tracing.sides_loss_pct:.1f}% apart)",
+                f"(between them {tracing.sides_loss_pct:.1f}% lost)",
             )
         )
     if tracing.cpu_ms_per_order is not None and tracing.stack_cpu_increase_pct is not None:
@@ -271,6 +272,14 @@ def comparison_rows(tracing: TracingComparison) -> list[tuple[str, str]]:
             )
         )
     return rows
+
+
+def _quartiles(rounds: Sequence[RoundFigures]) -> str:
+    """The spread of the rounds' losses, which says how far to trust their median."""
+    if len(rounds) < 4:
+        return ""
+    lower, _, upper = quantiles([r.loss_pct for r in rounds], n=4)
+    return f" (quartiles {lower:.1f} and {upper:.1f}%)"
 
 
 def _cpu_per_order(untraced: dict[str, float], traced: dict[str, float]) -> str:

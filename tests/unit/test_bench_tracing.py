@@ -118,7 +118,9 @@ def test_the_comparison_meets_its_target_at_ten_percent_lost() -> None:
     assert rows["  lost (median)"] == (
         "12.5% of the throughput, the median of 1 round; target <= 10%: NOT met"
     )
-    assert rows["  e2e (median)"] == "35.0 orders/s traced vs 40.0 untraced (12.5% apart)"
+    assert (
+        rows["  e2e (median)"] == "35.0 orders/s traced vs 40.0 untraced (between them 12.5% lost)"
+    )
     assert rows["  round 1"] == (
         "35.0 vs 40.0 orders/s (12.5% lost), stack CPU 50.0 vs 40.0 ms/order "
         "(traced vs untraced; untraced then traced)"
@@ -159,6 +161,19 @@ def test_the_verdict_pairs_neighbours_in_time_so_a_drift_of_the_machine_cancels(
     # The sides' medians (36 vs 20 orders/s) come from different moments of the run.
     assert tracing.orders_per_second == (36.0, 20.0)
     assert tracing.sides_loss_pct == pytest.approx(44.4, abs=0.1)
+
+
+def test_the_verdict_shows_how_widely_the_rounds_losses_spread() -> None:
+    pairs = [(40.0, 38.0), (40.0, 36.0), (40.0, 40.0), (40.0, 32.0), (40.0, 42.0)]
+    rounds = [(E2e(untraced), E2e(traced)) for untraced, traced in pairs]
+
+    row = dict(comparison_rows(comparison({"spans": 0, "requests": 0}, rounds, [])))
+
+    # losses 5, 10, 0, 20, -5: median 5; quartiles (exclusive method) -2.5 and 15
+    assert row["  lost (median)"] == (
+        "5.0% of the throughput, the median of 5 rounds (quartiles -2.5 and 15.0%); "
+        "target <= 10%: met"
+    )
 
 
 def test_cpu_per_order_is_the_median_of_each_process_and_of_the_stack() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from doms.gc_tuning import YOUNG_THRESHOLD, tune_for_serving
+from doms.gc_tuning import MIDDLE_THRESHOLD, OLDEST_THRESHOLD, YOUNG_THRESHOLD, tune_for_serving
 
 
 @pytest.fixture
@@ -19,14 +19,16 @@ def restored_gc() -> Iterator[None]:
 
 @pytest.mark.usefixtures("restored_gc")
 def test_start_up_objects_are_frozen_and_the_young_collected_less_often() -> None:
-    _, middle, oldest = gc.get_threshold()
     start_up_object = {"a": ["cycle"]}
 
     tune_for_serving()
 
     assert gc.get_freeze_count() > 0
     assert not any(obj is start_up_object for obj in gc.get_objects())  # frozen: not walked
-    assert gc.get_threshold() == (YOUNG_THRESHOLD, middle, oldest)
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLDEST_THRESHOLD)
+    # Full collections about as often as CPython's defaults (700, 10, 10): every 70,000.
+    full_every = YOUNG_THRESHOLD * (MIDDLE_THRESHOLD + 1) * (OLDEST_THRESHOLD + 1)
+    assert 0.5 <= full_every / 70_000 <= 2
 
 
 @pytest.mark.usefixtures("restored_gc")

@@ -31,14 +31,17 @@ from doms.bench_load import LatencyFigures
 from doms.bench_stack import ROLES, StackError
 from doms.local_system import free_port
 
-SAMPLER = "always_on"
+# Every order is traced: its requests carry no trace context, so each starts a sampled trace
+# that its later steps join. The bench's own polling (UNSAMPLED_TRACEPARENT) is not traced.
+SAMPLER = "parentbased_always_on"
 UNTRACED, TRACED = "untraced", "traced"
 TARGET_LOSS_PCT = 10.0
 RECEIVER_START_SECONDS = 15.0
 
 
 def traced_settings(endpoint: str) -> dict[str, str]:
-    """The OTEL_* settings of the traced stack: every span, over OTLP/HTTP to `endpoint`."""
+    """The OTEL_* settings of the traced stack: every order's spans, over OTLP/HTTP to
+    `endpoint`."""
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",

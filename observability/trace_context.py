@@ -15,6 +15,10 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACEPARENT = "traceparent"
+# A W3C traceparent whose flags say "not sampled". A client that sends it keeps its requests
+# out of traces wherever the sampler honours the parent's decision (parent-based samplers,
+# OpenTelemetry's default): `doms bench system` polls the order counts with it.
+UNSAMPLED_TRACEPARENT = f"00-{1:032x}-{1:016x}-00"
 _W3C = TraceContextTextMapPropagator()
 
 

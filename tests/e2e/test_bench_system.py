@@ -68,7 +68,7 @@ async def test_one_small_run_reports_every_phase_and_target(tmp_path: Path) -> N
     assert all(memory["rss_mb"][role] > 0 for role in ("worker", "api", "temporal"))
 
     tracing = figures["tracing"]
-    assert tracing["sampler"] == "always_on" and tracing["spans_received"] > 0
+    assert tracing["sampler"] == "parentbased_always_on" and tracing["spans_received"] > 0
     [one_round] = tracing["rounds_e2e"]
     untraced, traced = one_round["untraced"], one_round["traced"]
     for side in (untraced, traced):

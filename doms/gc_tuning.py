@@ -18,7 +18,8 @@ as with CPython's defaults (every 80,000 against 70,000 net allocations). They h
 order workflow evicted from the worker's cache, or finished, leaves its sandbox (modules,
 functions: cycles) as garbage in the oldest generation, and with full collections 28 times
 rarer (only the young threshold raised) the worker held 770 MB with 10,000 orders in flight
-against 224 MB before.
+against 224 MB before; with these settings 245 MB. Time in the collector fell to 1.8 ms an
+order untraced and 2.1 ms traced.
 """
 
 from __future__ import annotations

@@ -474,7 +474,7 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
         "--tracing-orders",
         type=positive_int,
         default=200,
-        help="tracing: end-to-end orders per stack and round (default 300)",
+        help="tracing: end-to-end orders per stack and round (default 200)",
     )
     system.add_argument(
         "--in-flight",

@@ -6,8 +6,8 @@ its batch export, an order's session and rows until its transaction ends — are
 several such collections, get promoted to the oldest generation, and so bring on full
 collections, which walk every object of the process, start-up's modules and classes
 included (150-200 ms each in the worker). Measured with gc.callbacks over 600 orders
-(`doms bench system`, tracing phase), the worker and the API spent 5 ms an order in the
-collector untraced and 7.5 ms traced, most of it in full collections.
+(`doms bench system`, tracing phase), the worker and the API spent 4.8 ms an order in the
+collector untraced and 7.3 ms traced, most of it in full collections.
 
 So, once a process has started and before it serves: collect once, freeze what survives
 (start-up's objects, never garbage: full collections no longer walk them), and collect the

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -114,23 +115,74 @@ def cores_used(cpu_before: float, cpu_after: float, wall_seconds: float) -> floa
     return (cpu_after - cpu_before) / wall_seconds if wall_seconds > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class CpuUse:
+    """The CPU seconds each process spent over `wall_seconds`."""
+
+    seconds: dict[str, float]
+    wall_seconds: float
+
+    def cores(self) -> dict[str, float]:
+        return {
+            name: round(cores_used(0.0, spent, self.wall_seconds), 2)
+            for name, spent in self.seconds.items()
+        }
+
+    def total_cores(self, names: Collection[str]) -> float:
+        spent = sum(self.seconds.get(name, 0.0) for name in names)
+        return round(cores_used(0.0, spent, self.wall_seconds), 2)
+
+    def ms_per_order(self, orders: int) -> dict[str, float]:
+        """Each process's CPU milliseconds per order; none when there were no orders."""
+        if orders <= 0:
+            return {}
+        return {name: round(spent * 1000 / orders, 2) for name, spent in self.seconds.items()}
+
+
+@dataclass(frozen=True)
+class PhaseCpu:
+    """What a phase cost each process. Unlike orders/s, CPU per order hardly moves when
+    other work shares the machine, so it shows where the time goes."""
+
+    cores: dict[str, float]  # while the phase's load ran
+    stack_cores: float  # the sum of the stack's processes' cores
+    ms_per_order: dict[str, float]  # over the whole phase, per completed order
+    api_ms_per_accepted_order: float | None  # None when the API took no part
+
+    @classmethod
+    def of(
+        cls, loaded: CpuUse, whole: CpuUse, completed: int, accepted: int, stack: Collection[str]
+    ) -> PhaseCpu:
+        """`loaded`: while the load ran; `whole`: until its orders were final (an intake
+        rate's backlog drains after its last request); `stack`: the processes that count
+        as the stack's, not the load generator's."""
+        api = whole.ms_per_order(accepted).get("api")
+        return cls(loaded.cores(), loaded.total_cores(stack), whole.ms_per_order(completed), api)
+
+
+def stack_names(processes: Collection[str]) -> list[str]:
+    """Every process but the bench's own: the load generator is no part of the stack."""
+    return [name for name in processes if name != BENCH]
+
+
 class CpuMeter:
-    """The cores each process used from its creation to `cores()`: what limits a phase."""
+    """The CPU time each process spent from the meter's creation to each `read()`."""
 
     def __init__(self, processes: Mapping[str, Any]) -> None:
         self._processes = dict(processes)
         self._started = time.monotonic()
         self._before = {name: cpu_seconds(process) for name, process in processes.items()}
 
-    def cores(self) -> dict[str, float]:
+    def read(self) -> CpuUse:
         wall = time.monotonic() - self._started
         try:
-            return {
-                name: round(cores_used(self._before[name], cpu_seconds(process), wall), 2)
+            spent = {
+                name: cpu_seconds(process) - self._before[name]
                 for name, process in self._processes.items()
             }
         except psutil.NoSuchProcess as error:
             raise StackError(f"a process of the stack exited: pid {error.pid}") from error
+        return CpuUse(spent, wall)
 
 
 def ample_stock(network_text: str, units: int) -> str:

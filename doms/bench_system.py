@@ -15,11 +15,16 @@ var dir and ports of its own:
   placed on it stay in flight while
   5. memory: the worker's and the API's resident memory is read.
 
+The intake rates run twice on the fast stack: as they come, and then pinned, the API on a
+core of its own and the rest on another (doms/bench_pinning.py).
+
 Every stack stocks every SKU amply (bench_stack.ample_stock): no order is refused for want of
-stock, so every accepted order runs its whole course. The CPU each process used is recorded
-per phase, to show what limits it. Targets not met are reported, not failures; the exit code
-is 1 only when the run broke (a stack did not start, an end-to-end order failed or never
-finished, the in-flight orders never showed up).
+stock, so every accepted order runs its whole course. Per phase, the CPU each process used
+is recorded, in cores and per completed order, to show where the time goes, and the phase's
+orders are counted in the app database beside the bench's own counts (doms/bench_counts.py).
+Targets not met are reported (doms/bench_targets.py, doms/bench_report.py), not failures;
+the exit code is 1 only when the run broke (a stack did not start, an end-to-end order
+failed or never finished, the in-flight orders never showed up).
 """
 
 from __future__ import annotations
@@ -27,23 +32,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import signal
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import AbstractAsyncContextManager, ExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]  # psutil ships no type information
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
-from domain.orders import FINAL_STATUSES, OrderStatus
+from domain.orders import OrderStatus
 from doms.bench_baseline import BaselineFigures, run_baseline
+from doms.bench_counts import (
+    AppDatabase,
+    OrderCounts,
+    app_database,
+    database_url,
+    discrepancies,
+    pending,
+    phase_tag,
+    reconciliation,
+    run_id,
+    tagged,
+)
 from doms.bench_load import (
     Connections,
     LatencyFigures,
@@ -54,46 +72,50 @@ from doms.bench_load import (
     place_open_loop,
     rate_figures,
 )
+from doms.bench_pinning import affinity_plan, pinned, plan_text, usable_cpus
+from doms.bench_report import figures_json, result_block
 from doms.bench_stack import (
     BENCH,
     CpuMeter,
+    PhaseCpu,
     StackError,
     bench_network_file,
     rss_mb,
     running_stack,
+    stack_names,
     stack_processes,
 )
+from doms.bench_targets import TARGET_API_MB, TARGET_WORKER_MB
 from doms.bench_tracing import (
-    TARGET_LOSS_PCT,
     TRACED,
     UNTRACED,
     RateComparison,
     TracingComparison,
     comparison,
-    comparison_rows,
     round_sides,
     running_receiver,
     traced_settings,
 )
-from doms.experiment import System, machine
+from doms.experiment import System
 from doms.network_file import NetworkFileError, load_network_spec
 from doms.settings import Settings
 from loadtest.orders import OrderGenerator
-from observability.trace_context import TRACEPARENT, UNSAMPLED_TRACEPARENT
 
 FAST_SPEEDUP = 36_000.0  # matters only where delays still apply; a simulated hour is 0.1 s
 SLOW_SPEEDUP = 1.0  # a simulated hour is a real one: the memory phase's orders stay in flight
 STOCK_UNITS = 1_000_000
-TARGET_RATIO = 1.5
-TARGET_RATE = 200.0
-TARGET_P95_MS = 50.0
-TARGET_WORKER_MB = 300.0
-TARGET_API_MB = 150.0
+STACKS = {  # how the stacks are set up, for --json
+    "fast_stack": {"speedup": FAST_SPEEDUP, "simulated_delays": False},
+    "slow_stack": {"speedup": SLOW_SPEEDUP, "simulated_delays": True},
+    "stock_units_per_sku": STOCK_UNITS,
+}
 REQUEST_TIMEOUT_SECONDS = 30.0
 # Open-loop requests beyond this many in flight wait for a connection; their latency still
 # counts from the time they were due. At 200 orders/s it is a second's worth of requests.
 CONNECTIONS = 256
 POLL_SECONDS = 0.2  # how often the order counts are read; the end-to-end time's resolution
+# The names of the intake's variants, in the order they run; also their orders' tags.
+INTAKE, PINNED, TRACED_INTAKE = "intake", "intake-pinned", "traced-intake"
 REPORT_EVERY_SECONDS = 5.0
 # The memory phase waits at most this long, plus a second per this many orders, for the
 # orders' workflows to show up in flight.
@@ -117,16 +139,15 @@ class EndToEndFigures:
     concurrency: int
     placed: int  # answered 201
     errors: int
-    delivered: int
-    pending: int  # placed but not final when the wait gave up
+    delivered: int  # as the database has it
+    pending: int  # accepted or placed, but not final when the wait gave up
     seconds: float  # from the first POST to the moment every placed order was seen final
     orders_per_second: float  # delivered orders per second of that time
     placing: LatencyFigures
     ratio_to_baseline: float | None
-    cpu_cores: dict[str, float]
-    final_by_status: dict[str, int] = field(default_factory=dict)
+    cpu: PhaseCpu
+    database: OrderCounts  # this phase's orders, by status, when the wait ended
     errors_by_outcome: dict[str, int] = field(default_factory=dict)
-    target_ratio: float = TARGET_RATIO
 
 
 @dataclass(frozen=True)
@@ -134,7 +155,8 @@ class IntakeRate:
     figures: RateFigures
     drain_seconds: float  # until this rate's orders were all final, after the last answer
     pending_after_drain: int
-    cpu_cores: dict[str, float]
+    cpu: PhaseCpu  # cores while the rate's requests were sent; per order until drained
+    database: OrderCounts
 
 
 @dataclass(frozen=True)
@@ -158,10 +180,14 @@ class Run:
     args: argparse.Namespace
     say: Say
     generator: OrderGenerator
+    cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
+    run_id: str = field(default_factory=run_id)
     baseline: BaselineFigures | None = None
-    baseline_cpu: dict[str, float] | None = None
+    baseline_cpu: PhaseCpu | None = None
     e2e: EndToEndFigures | None = None
     intake: list[IntakeRate] = field(default_factory=list)
+    pinned_intake: list[IntakeRate] = field(default_factory=list)
+    pinning: str | None = None  # which process ran on which CPU, or why the pinning was skipped
     memory: MemoryFigures | None = None
     # The tracing phase: each round's e2e figures (untraced, traced), the traced intake rates.
     tracing_rounds: list[tuple[EndToEndFigures, EndToEndFigures]] = field(default_factory=list)
@@ -172,39 +198,30 @@ class Run:
         """Drawn before a phase starts, so order generation is not timed."""
         return [self.generator.next_order() for _ in range(count)]
 
+    def tag(self, phase: str) -> str:
+        return phase_tag(self.run_id, phase)
+
 
 # --- order counts ---------------------------------------------------------------------------
 
 
-async def order_counts(http: httpx.AsyncClient) -> Counter[str]:
-    """Orders by status, all modes: GET /reports/performance, one grouped count."""
-    response = await http.get("/reports/performance")
-    if response.status_code != httpx.codes.OK:
-        raise BenchBroke(f"GET /reports/performance answered {response.status_code}")
-    return Counter(response.json()["total"]["by_status"])
-
-
-def final_count(counts: Counter[str]) -> int:
-    return sum(counts[status] for status in FINAL_STATUSES)
-
-
 async def wait_until_final(
-    http: httpx.AsyncClient, before: Counter[str], placed: int, within: float, say: Say
-) -> tuple[float, Counter[str], int]:
-    """Poll until `placed` more orders are final than in `before`, or `within` seconds pass:
-    (loop time the condition was seen, the status counts added since `before`, orders
-    still pending)."""
+    database: AppDatabase, tag: str, placed: int, within: float, say: Say
+) -> tuple[float, OrderCounts, int]:
+    """Poll until every order tagged `tag` is final and at least the `placed` ones the API
+    answered 201 for are there, or `within` seconds pass: (loop time the condition was
+    seen, the tagged orders' counts, orders still pending)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     next_report = loop.time() + REPORT_EVERY_SECONDS
     while True:
-        added = await order_counts(http) - before
-        pending = max(0, placed - final_count(added))
+        counts = await database.counts(tag)
+        left = pending(counts, placed)
         now = loop.time()
-        if pending == 0 or now > deadline:
-            return now, added, pending
+        if left == 0 or now > deadline:
+            return now, counts, left
         if now >= next_report:
-            say(f"  {pending} orders not final yet")
+            say(f"  {left} orders not final yet")
             next_report = now + REPORT_EVERY_SECONDS
         await asyncio.sleep(POLL_SECONDS)  # a polling interval, not a synchronisation
 
@@ -218,20 +235,23 @@ async def baseline_phase(run: Run, system: System, processes: dict[str, Any]) ->
         f"{run.args.baseline_concurrency} at a time"
     )
     client = await Client.connect(system.env["DOMS_TEMPORAL_ADDRESS"])
-    # The baseline's worker runs in this process, so the DOMS worker and API idle meanwhile.
+    # The baseline's worker runs in this process, so the DOMS worker and API idle meanwhile,
+    # and this process counts as the stack's: its worker is the baseline's.
     meter = CpuMeter({name: processes[name] for name in ("temporal", BENCH)})
     run.baseline = await run_baseline(
         client, run.args.baseline_workflows, run.args.baseline_concurrency, run.say
     )
-    run.baseline_cpu = meter.cores()
+    used, workflows = meter.read(), run.baseline.workflows
+    run.baseline_cpu = PhaseCpu.of(used, used, workflows, workflows, stack=list(used.seconds))
 
 
 async def e2e_phase(
-    run: Run, http: httpx.AsyncClient, connections: Connections, processes: dict[str, Any]
+    run: Run, database: AppDatabase, connections: Connections, processes: dict[str, Any]
 ) -> None:
     args = run.args
     run.say(f"e2e: {args.orders} orders, {args.concurrency} at a time, until each is final")
-    e2e = await end_to_end(run, run.bodies(args.orders), http, connections, processes)
+    bodies = tagged(run.bodies(args.orders), tag := run.tag("e2e"))
+    e2e = await end_to_end(run, bodies, tag, database, connections, processes)
     baseline = run.baseline.workflows_per_second if run.baseline else None
     ratio = e2e.orders_per_second / baseline if baseline else None
     run.e2e = replace(e2e, ratio_to_baseline=ratio)
@@ -240,13 +260,14 @@ async def e2e_phase(
 async def end_to_end(
     run: Run,
     bodies: list[dict[str, Any]],
-    http: httpx.AsyncClient,
+    tag: str,
+    database: AppDatabase,
     connections: Connections,
     processes: dict[str, Any],
 ) -> EndToEndFigures:
-    """Place `bodies`, `run.args.concurrency` at a time, and wait until each order is final."""
+    """Place `bodies` (tagged `tag`), `run.args.concurrency` at a time, and wait until each
+    order is final."""
     args = run.args
-    before = await order_counts(http)
     loop = asyncio.get_running_loop()
     meter = CpuMeter(processes)
     started = loop.time()
@@ -257,54 +278,81 @@ async def end_to_end(
         _progress(run.say, "  placed", len(bodies)),
     )
     placed = sum(shot.placed for shot in shots)
-    seen_at, added, pending = await wait_until_final(
-        http, before, placed, args.drain_timeout, run.say
+    seen_at, counts, left = await wait_until_final(
+        database, tag, placed, args.drain_timeout, run.say
     )
+    used = meter.read()
     seconds = seen_at - started
-    delivered = added[OrderStatus.DELIVERED]
     errors = errors_by_outcome(shots)
     return EndToEndFigures(
         orders=len(shots),
         concurrency=args.concurrency,
         placed=placed,
         errors=sum(errors.values()),
-        delivered=delivered,
-        pending=pending,
+        delivered=counts.delivered,
+        pending=left,
         seconds=seconds,
-        orders_per_second=delivered / seconds,
+        orders_per_second=counts.delivered / seconds,
         placing=LatencyFigures.of(shots),
         ratio_to_baseline=None,
-        cpu_cores=meter.cores(),
-        final_by_status=dict(sorted(added.items())),
+        cpu=PhaseCpu.of(used, used, counts.delivered, counts.accepted, stack_names(processes)),
+        database=counts,
         errors_by_outcome=errors,
     )
 
 
 async def intake_phase(
-    run: Run, http: httpx.AsyncClient, connections: Connections, processes: dict[str, Any]
+    run: Run,
+    variant: str,
+    database: AppDatabase,
+    connections: Connections,
+    processes: dict[str, Any],
 ) -> list[IntakeRate]:
-    """Each rate starts on an idle worker: the orders of the rate before are final first."""
+    """Each rate starts on an idle worker: the orders of the rate before are final first
+    (or given up on: they are tagged apart, so they cannot count in the next rate)."""
     args = run.args
     figures_by_rate: list[IntakeRate] = []
     for rate in args.rates:
         offsets = arrival_offsets(rate, args.rate_seconds)
-        run.say(f"intake: {rate:g} orders/s for {args.rate_seconds:g} s ({len(offsets)} orders)")
-        bodies = run.bodies(len(offsets))
-        before = await order_counts(http)
+        run.say(f"{variant}: {rate:g} orders/s for {args.rate_seconds:g} s ({len(offsets)} orders)")
+        bodies = tagged(run.bodies(len(offsets)), tag := run.tag(f"{variant}-{rate:g}"))
         meter = CpuMeter(processes)
         shots = await place_open_loop(connections.post_order, bodies, offsets)
-        cpu = meter.cores()
+        loaded = meter.read()
         figures = rate_figures(rate, args.rate_seconds, shots)
         run.say(
             f"  p95 {figures.latency.p95_ms:.1f} ms, {figures.errors} errors; "
             "waiting until its orders are final"
         )
         answered = asyncio.get_running_loop().time()
-        seen_at, _, pending = await wait_until_final(
-            http, before, figures.placed, args.drain_timeout, run.say
+        seen_at, counts, left = await wait_until_final(
+            database, tag, figures.placed, args.drain_timeout, run.say
         )
-        figures_by_rate.append(IntakeRate(figures, seen_at - answered, pending, cpu))
+        cpu = PhaseCpu.of(
+            loaded, meter.read(), counts.delivered, counts.accepted, stack_names(processes)
+        )
+        figures_by_rate.append(IntakeRate(figures, seen_at - answered, left, cpu, counts))
     return figures_by_rate
+
+
+async def pinned_intake_phase(
+    run: Run, database: AppDatabase, connections: Connections, processes: dict[str, Any]
+) -> None:
+    """The intake rates again, the API on a CPU of its own and the rest, this process with
+    its load included, on another; unpinned again after."""
+    usable = usable_cpus()
+    plan = affinity_plan(list(processes), usable)
+    if plan is None:
+        run.pinning = (
+            f"skipped: {len(usable)} CPU usable, and the API needs one of its own besides "
+            "one for the rest"
+        )
+        run.say(f"{PINNED}: {run.pinning}")
+        return
+    run.pinning = plan_text(plan)
+    run.say(f"{PINNED}: {run.pinning}")
+    with pinned(processes, plan):
+        run.pinned_intake = await intake_phase(run, PINNED, database, connections, processes)
 
 
 async def memory_phase(run: Run, system: System, processes: dict[str, Any]) -> None:
@@ -380,11 +428,12 @@ async def fast_stack_phases(run: Run, system: System) -> None:
     skip = set(run.args.skip)
     if "baseline" not in skip:
         await baseline_phase(run, system, processes)
-    async with _http(system) as http, _load_connections(system, run.args) as connections:
+    async with _database(system) as database, _load_connections(system, run.args) as connections:
         if "e2e" not in skip:
-            await e2e_phase(run, http, connections, processes)
+            await e2e_phase(run, database, connections, processes)
         if "intake" not in skip:
-            run.intake = await intake_phase(run, http, connections, processes)
+            run.intake = await intake_phase(run, INTAKE, database, connections, processes)
+            await pinned_intake_phase(run, database, connections, processes)
 
 
 def tracing_phase(run: Run, work_dir: Path, settings: dict[str, str]) -> None:
@@ -417,7 +466,10 @@ def tracing_phase(run: Run, work_dir: Path, settings: dict[str, str]) -> None:
                 for side in round_sides(index):
                     run.say(f"tracing round {index + 1}/{args.tracing_rounds}: {side}")
                     others = otlp if side == TRACED else {}
-                    figures[side] = asyncio.run(tracing_round(run, systems[side], bodies, others))
+                    tag = run.tag(f"round-{index + 1}-{side}")
+                    figures[side] = asyncio.run(
+                        tracing_round(run, systems[side], tagged(bodies, tag), tag, others)
+                    )
                 run.tracing_rounds.append((figures[UNTRACED], figures[TRACED]))
             if "intake" not in args.skip:
                 run.say("tracing: the intake rates on the traced stack")
@@ -431,30 +483,26 @@ def tracing_phase(run: Run, work_dir: Path, settings: dict[str, str]) -> None:
 
 
 async def tracing_round(
-    run: Run, system: System, bodies: list[dict[str, Any]], others: dict[str, Any]
+    run: Run, system: System, bodies: list[dict[str, Any]], tag: str, others: dict[str, Any]
 ) -> EndToEndFigures:
     """One side of a round; `others`: more processes whose CPU time counts (the receiver)."""
     processes = stack_processes(system) | others
-    async with _http(system) as http, _load_connections(system, run.args) as connections:
-        e2e = await end_to_end(run, bodies, http, connections, processes)
+    async with _database(system) as database, _load_connections(system, run.args) as connections:
+        e2e = await end_to_end(run, bodies, tag, database, connections, processes)
     run.say(f"  {e2e.orders_per_second:.1f} orders/s, {e2e.errors} errors")
     return e2e
 
 
 async def traced_intake(run: Run, system: System, others: dict[str, Any]) -> None:
     processes = stack_processes(system) | others
-    async with _http(system) as http, _load_connections(system, run.args) as connections:
-        run.traced_intake = await intake_phase(run, http, connections, processes)
+    async with _database(system) as database, _load_connections(system, run.args) as connections:
+        run.traced_intake = await intake_phase(run, TRACED_INTAKE, database, connections, processes)
 
 
-def _http(system: System) -> httpx.AsyncClient:
-    """For the bench's own reads (the order counts it polls): never part of a trace, so the
-    traced stack spends on them only what the untraced one does."""
-    return httpx.AsyncClient(
-        base_url=system.url,
-        timeout=REQUEST_TIMEOUT_SECONDS,
-        headers={**system.headers, TRACEPARENT: UNSAMPLED_TRACEPARENT},
-    )
+def _database(system: System) -> AbstractAsyncContextManager[AppDatabase]:
+    """For the order counts the bench polls: read from the stack's database by the bench
+    itself, so the polling costs the API (and the traced stack's tracing) nothing."""
+    return app_database(database_url(system.env))
 
 
 def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
@@ -476,11 +524,11 @@ def run_stacks(run: Run, work_dir: Path, network: Path) -> None:
 def broken(run: Run) -> str | None:
     """Why the figures cannot be trusted, if they cannot."""
     e2e, memory = run.e2e, run.memory
-    if e2e is not None and (e2e.errors or e2e.pending or e2e.delivered < e2e.placed):
+    if e2e is not None and _e2e_failed(e2e):
         return f"e2e: {_e2e_broken(e2e)}"
     for number, sides in enumerate(run.tracing_rounds, start=1):
         for side, e2e in zip((UNTRACED, TRACED), sides, strict=True):
-            if e2e.errors or e2e.pending or e2e.delivered < e2e.placed:
+            if _e2e_failed(e2e):
                 return f"tracing round {number}, {side}: {_e2e_broken(e2e)}"
     if any(rate.pending_after_drain for rate in run.traced_intake):
         return "tracing: orders of the traced intake rates were never final"
@@ -491,11 +539,16 @@ def broken(run: Run) -> str | None:
     return None
 
 
-def _e2e_broken(e2e: EndToEndFigures) -> str:
-    return (
-        f"{e2e.errors} errors, {e2e.delivered} of {e2e.placed} placed orders delivered, "
-        f"{e2e.pending} not final"
+def _e2e_failed(e2e: EndToEndFigures) -> bool:
+    """An end-to-end order failed, never finished, or is not what the database says."""
+    return bool(
+        e2e.errors or e2e.pending or discrepancies(e2e.placed, e2e.errors_by_outcome, e2e.database)
     )
+
+
+def _e2e_broken(e2e: EndToEndFigures) -> str:
+    counted = reconciliation(e2e.placed, e2e.errors_by_outcome, e2e.database)
+    return f"{e2e.errors} errors, {e2e.pending} not final; database: {counted}"
 
 
 def run_system(settings: Settings, args: argparse.Namespace) -> int:
@@ -511,14 +564,14 @@ def run_system(settings: Settings, args: argparse.Namespace) -> int:
     try:
         network = bench_network_file(work_dir / "network.toml", settings.network_file, STOCK_UNITS)
         run_stacks(run, work_dir, network)
-    except (StackError, BenchBroke, NetworkFileError, httpx.HTTPError) as error:
+    except (StackError, BenchBroke, NetworkFileError, httpx.HTTPError, SQLAlchemyError) as error:
         failure = str(error) or repr(error)
     except KeyboardInterrupt:  # the stack is stopped by now; report the phases done
         interrupted, failure = True, "interrupted"
     failure = failure or broken(run)
     print(result_block(run))
     if args.json:
-        args.json.write_text(json.dumps(figures_json(run, failure), indent=2))
+        args.json.write_text(json.dumps(figures_json(run, failure, STACKS), indent=2))
     if failure:
         print(f"doms bench system: {failure}; state and logs kept in {work_dir}", file=sys.stderr)
         return 130 if interrupted else 1
@@ -531,149 +584,3 @@ def run_system(settings: Settings, args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-# --- the report -----------------------------------------------------------------------------
-
-
-def figures_json(run: Run, failure: str | None) -> dict[str, Any]:
-    args = run.args
-    e2e, memory, at_target = run.e2e, run.memory, target_rate(run.intake)
-    return {
-        "benchmark": "system",
-        "parameters": {
-            "orders": args.orders,
-            "concurrency": args.concurrency,
-            "baseline_workflows": args.baseline_workflows,
-            "baseline_concurrency": args.baseline_concurrency,
-            "rates": args.rates,
-            "rate_seconds": args.rate_seconds,
-            "in_flight": args.in_flight,
-            "tracing_rounds": args.tracing_rounds,
-            "tracing_orders": args.tracing_orders,
-            "skip": args.skip,
-            "seed": args.seed,
-            "fast_stack": {"speedup": FAST_SPEEDUP, "simulated_delays": False},
-            "slow_stack": {"speedup": SLOW_SPEEDUP, "simulated_delays": True},
-            "stock_units_per_sku": STOCK_UNITS,
-            "latency_measured_from": "due time (open loop), slot time (closed loop)",
-        },
-        "machine": machine(),
-        "baseline": run.baseline and {**asdict(run.baseline), "cpu_cores": run.baseline_cpu},
-        "e2e": e2e and asdict(e2e),
-        "intake": [asdict(rate) for rate in run.intake],
-        "memory": memory and asdict(memory),
-        "tracing": tracing_json(run),
-        "targets": {
-            "e2e_ratio": met_target(
-                e2e.ratio_to_baseline if e2e else None, TARGET_RATIO, at_least=True
-            ),
-            "intake_p95_ms_at_200": met_target(
-                at_target.figures.latency.p95_ms if at_target else None, TARGET_P95_MS
-            ),
-            "worker_rss_mb": met_target(
-                memory.rss_mb["worker"] if memory else None, TARGET_WORKER_MB
-            ),
-            "api_rss_mb": met_target(memory.rss_mb["api"] if memory else None, TARGET_API_MB),
-            "tracing_throughput_loss_pct": met_target(
-                run.tracing.throughput_loss_pct if run.tracing else None, TARGET_LOSS_PCT
-            ),
-        },
-        "error": failure,
-    }
-
-
-def tracing_json(run: Run) -> dict[str, Any] | None:
-    """The comparison, and each round's and the traced intake's figures in full."""
-    if run.tracing is None:
-        return None
-    return {
-        **asdict(run.tracing),
-        "rounds_e2e": [
-            {UNTRACED: asdict(untraced), TRACED: asdict(traced)}
-            for untraced, traced in run.tracing_rounds
-        ],
-        "traced_intake": [asdict(rate) for rate in run.traced_intake],
-    }
-
-
-def met_target(value: float | None, target: float, at_least: bool = False) -> dict[str, Any]:
-    met = None if value is None else (value >= target if at_least else value <= target)
-    return {"value": value, "target": target, "met": met}
-
-
-def target_rate(rates: list[IntakeRate]) -> IntakeRate | None:
-    return next((rate for rate in rates if rate.figures.rate == TARGET_RATE), None)
-
-
-def verdict(met: bool) -> str:
-    return "met" if met else "NOT met"
-
-
-def _cores(cpu: dict[str, float] | None) -> tuple[str, str]:
-    return "  CPU (cores)", ", ".join(f"{name} {cores:.2f}" for name, cores in (cpu or {}).items())
-
-
-def result_block(run: Run) -> str:
-    rows: list[tuple[str, str]] = []
-    if (base := run.baseline) is not None:
-        rows.append(
-            ("baseline", f"{base.workflows} workflows of 3 activities in {base.seconds:.1f} s: "
-             f"{base.workflows_per_second:.1f} workflows/s")
-        )  # fmt: skip
-        rows.append(_cores(run.baseline_cpu))
-    if (e2e := run.e2e) is not None:
-        rows.append(
-            ("e2e", f"{e2e.placed}/{e2e.orders} placed, {e2e.errors} errors, {e2e.delivered} "
-             f"delivered in {e2e.seconds:.1f} s: {e2e.orders_per_second:.1f} orders/s")
-        )  # fmt: skip
-        if e2e.ratio_to_baseline is not None:
-            met = verdict(e2e.ratio_to_baseline >= TARGET_RATIO)
-            ratio = f"{e2e.ratio_to_baseline:.2f} x baseline; target >= {TARGET_RATIO:g}: {met}"
-            rows.append(("  ratio", ratio))
-        rows.append(("  POST /orders", _latencies(e2e.placing)))
-        rows.append(_cores(e2e.cpu_cores))
-    for rate in run.intake:
-        rows.extend(_rate_rows(rate))
-    if run.intake and target_rate(run.intake) is None:
-        rows.append(("  target", f"p95 <= {TARGET_P95_MS:g} ms at {TARGET_RATE:g}/s: not run"))
-    if run.tracing is not None:
-        rows.extend(comparison_rows(run.tracing))
-    if (memory := run.memory) is not None:
-        worker, api = memory.rss_mb["worker"], memory.rss_mb["api"]
-        rows.append(("memory", f"{memory.running_workflows} orders in flight"))
-        rows.append(
-            ("  worker RSS", f"{worker:.1f} MB; target <= {TARGET_WORKER_MB:g} MB: "
-             f"{verdict(worker <= TARGET_WORKER_MB)}")
-        )  # fmt: skip
-        rows.append(
-            ("  API RSS", f"{api:.1f} MB; target <= {TARGET_API_MB:g} MB: "
-             f"{verdict(api <= TARGET_API_MB)}")
-        )  # fmt: skip
-        rows.append(("  Temporal RSS", f"{memory.rss_mb['temporal']:.1f} MB"))
-    return "\n".join(f"{label:<16}{value}" for label, value in rows)
-
-
-def _latencies(latency: LatencyFigures) -> str:
-    return (
-        f"p50 {latency.p50_ms:.1f}, p95 {latency.p95_ms:.1f}, p99 {latency.p99_ms:.1f}, "
-        f"max {latency.max_ms:.1f} ms"
-    )
-
-
-def _rate_rows(rate: IntakeRate) -> list[tuple[str, str]]:
-    figures, latency = rate.figures, rate.figures.latency
-    rows = [
-        (
-            f"intake {figures.rate:g}/s",
-            f"{figures.sent} sent, {figures.errors} errors, "
-            f"{figures.achieved_per_second:.1f}/s achieved; {_latencies(latency)}",
-        ),
-        ("  send lag", f"max {figures.max_send_lag_ms:.1f} ms before leaving, counted above"),
-        ("  drain", f"{rate.drain_seconds:.1f} s; {rate.pending_after_drain} not final"),
-        _cores(rate.cpu_cores),
-    ]
-    if figures.rate == TARGET_RATE:
-        met = verdict(latency.p95_ms <= TARGET_P95_MS)
-        rows.append(("  target", f"p95 <= {TARGET_P95_MS:g} ms at {TARGET_RATE:g}/s: {met}"))
-    return rows

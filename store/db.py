@@ -1,5 +1,6 @@
 """Engine and session setup. SQLite gets WAL and a busy timeout: the API and the worker share
-it, and their writers take turns (store/sqlite_writers.py).
+it, and their writers take turns (store/sqlite_writers.py). Its statements run on the event
+loop's thread, so a transaction holds the write lock for microseconds (store/sqlite_inline.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from store import sqlite_inline
 from store.sqlite_writers import BUSY_TIMEOUT_SECONDS, queue_writers
 
 # For bulk UPDATE and DELETE: the sessions that run them hold no objects to keep in sync, and
@@ -39,7 +41,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     database = _database_file(url)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, **kwargs)
+    inline = sqlite_inline.opener(str(database) if database is not None else ":memory:")
+    engine = create_async_engine(url, async_creator=inline, **kwargs)
     event.listen(engine.sync_engine, "connect", _apply_sqlite_pragmas)
     queue_writers(engine, database)
     return engine

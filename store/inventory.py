@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import Integer, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,38 @@ from store.models import (
 )
 
 StockKey = tuple[str, str]  # (fc_id, sku)
+
+# The order path's statements, built once: building one costs more than SQLite takes to run
+# it, and a statement built once keeps its cache key.
+STOCK: Table = StockRow.__table__  # type: ignore[assignment]  # a Table at runtime
+PARCELS: Table = ParcelRow.__table__  # type: ignore[assignment]
+PRODUCTS: Table = ProductRow.__table__  # type: ignore[assignment]
+_THIS_ROW = (STOCK.c.fc_id == bindparam("b_fc"), STOCK.c.sku == bindparam("b_sku"))
+_UNITS = bindparam("b_units", type_=Integer())
+_RELEASE = (
+    update(STOCK)
+    .where(*_THIS_ROW)
+    .values(available=STOCK.c.available - _UNITS, reserved=STOCK.c.reserved + _UNITS)
+)
+_RESERVE = _RELEASE.where(STOCK.c.available >= _UNITS)
+_SHIP = (
+    update(STOCK)
+    .where(*_THIS_ROW)
+    .values(reserved=STOCK.c.reserved - _UNITS, shipped=STOCK.c.shipped + _UNITS)
+)
+_STOCK_LEVELS = select(STOCK.c.fc_id, STOCK.c.sku, STOCK.c.available).where(
+    STOCK.c.sku.in_(bindparam("b_skus", expanding=True)),
+    STOCK.c.fc_id.in_(bindparam("b_fcs", expanding=True)),
+)
+_KNOWN_SKUS = select(PRODUCTS.c.sku).where(PRODUCTS.c.sku.in_(bindparam("b_skus", expanding=True)))
+_BACKLOG = (
+    select(PARCELS.c.fc_id, func.count())
+    .where(
+        PARCELS.c.fc_id.in_(bindparam("b_fcs", expanding=True)),
+        PARCELS.c.state == ParcelState.RESERVED.value,
+    )
+    .group_by(PARCELS.c.fc_id)
+)
 
 
 class UnknownStockItem(LookupError):
@@ -65,16 +97,12 @@ class StockPage:
 async def stock_levels(
     session: AsyncSession, skus: Collection[str], fc_ids: Collection[str]
 ) -> dict[StockKey, int]:
-    rows = await session.execute(
-        select(StockRow.fc_id, StockRow.sku, StockRow.available).where(
-            StockRow.sku.in_(skus), StockRow.fc_id.in_(fc_ids)
-        )
-    )
+    rows = await session.execute(_STOCK_LEVELS, {"b_skus": list(skus), "b_fcs": list(fc_ids)})
     return {(fc_id, sku): available for fc_id, sku, available in rows}
 
 
 async def known_skus(session: AsyncSession, skus: Collection[str]) -> set[str]:
-    rows = await session.scalars(select(ProductRow.sku).where(ProductRow.sku.in_(skus)))
+    rows = await session.scalars(_KNOWN_SKUS, {"b_skus": list(skus)})
     return set(rows)
 
 
@@ -87,13 +115,8 @@ async def change_reservations(session: AsyncSession, changes: Mapping[StockKey, 
     for (fc_id, sku), units in sorted(changes.items()):
         if units == 0:
             continue
-        query = update(StockRow).where(StockRow.fc_id == fc_id, StockRow.sku == sku)
-        if units > 0:
-            query = query.where(StockRow.available >= units)
-        result = await session.execute(
-            query.values(available=StockRow.available - units, reserved=StockRow.reserved + units),
-            execution_options=BULK,
-        )
+        row = {"b_fc": fc_id, "b_sku": sku, "b_units": units}
+        result = await session.execute(_RESERVE if units > 0 else _RELEASE, row)
         if not changed_one_row(result):
             return False
     return True
@@ -102,13 +125,12 @@ async def change_reservations(session: AsyncSession, changes: Mapping[StockKey, 
 async def move_reserved_to_shipped(
     session: AsyncSession, fc_id: str, lines: Iterable[OrderLine]
 ) -> None:
-    for sku, quantity in sorted(quantities_by_sku(lines).items()):
-        await session.execute(
-            update(StockRow)
-            .where(StockRow.fc_id == fc_id, StockRow.sku == sku)
-            .values(reserved=StockRow.reserved - quantity, shipped=StockRow.shipped + quantity),
-            execution_options=BULK,
-        )
+    rows = [
+        {"b_fc": fc_id, "b_sku": sku, "b_units": quantity}
+        for sku, quantity in sorted(quantities_by_sku(lines).items())
+    ]
+    if rows:
+        await session.execute(_SHIP, rows)
 
 
 async def receive(
@@ -151,11 +173,7 @@ async def receive(
 
 async def backlog_by_centre(session: AsyncSession, fc_ids: Collection[str]) -> dict[str, int]:
     """Orders per centre with units reserved there and not yet shipped."""
-    rows = await session.execute(
-        select(ParcelRow.fc_id, func.count())
-        .where(ParcelRow.fc_id.in_(fc_ids), ParcelRow.state == ParcelState.RESERVED)
-        .group_by(ParcelRow.fc_id)
-    )
+    rows = await session.execute(_BACKLOG, {"b_fcs": list(fc_ids)})
     backlog = dict.fromkeys(fc_ids, 0)
     backlog.update({fc_id: count for fc_id, count in rows})
     return backlog

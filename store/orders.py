@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Float, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +24,7 @@ from domain.timings import Timings, order_hours
 from store import idempotency, inventory, outbox, reservations
 from store.db import BULK, changed_one_row
 from store.idempotency import AnswerToKey
-from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow
+from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow, UTCDateTime
 from store.reservations import ParcelReservation
 
 __all__ = [
@@ -38,6 +38,34 @@ __all__ = [
     "RecordedAllocation",
     "WorkflowStart",
 ]
+
+ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]  # a Table at runtime
+# The order path's statements, built once (see store/inventory.py).
+_ADD_ORDER = insert(ORDERS)
+LINES: Table = OrderLineRow.__table__  # type: ignore[assignment]
+SHIPMENTS: Table = ShipmentRow.__table__  # type: ignore[assignment]
+_ADD_LINES = insert(LINES)
+_ADD_SHIPMENT = insert(SHIPMENTS)
+_THIS_ORDER = ORDERS.c.order_id == bindparam("b_order")
+_SHIP_ORDER = (
+    update(ORDERS)
+    .where(_THIS_ORDER, ORDERS.c.status.in_([OrderStatus.ALLOCATED, OrderStatus.SHIPPED]))
+    .values(
+        status=OrderStatus.SHIPPED.value,
+        shipped_at=bindparam("b_at", type_=UTCDateTime()),
+        shipping_hours=bindparam("b_hours", type_=Float()),
+    )
+)
+_DELIVER_ORDER = (
+    update(ORDERS)
+    .where(_THIS_ORDER, ORDERS.c.status != OrderStatus.DELIVERED.value)
+    .values(
+        status=OrderStatus.DELIVERED.value,
+        delivered_at=bindparam("b_at", type_=UTCDateTime()),
+        delivery_hours=bindparam("b_hours", type_=Float()),
+    )
+    .returning(ORDERS.c.order_type, ORDERS.c.mode, ORDERS.c.order_hours, ORDERS.c.shipping_hours)
+)
 
 ENDED_BY_RELEASE = frozenset({OrderStatus.CANCELLED, OrderStatus.FAILED})
 _ALLOCATED_OR_LATER = frozenset({OrderStatus.ALLOCATED, OrderStatus.SHIPPED, OrderStatus.DELIVERED})
@@ -65,6 +93,7 @@ class NewOrder:
 class WorkflowStart:
     request: Mapping[str, Any]  # the workflow's input as JSON
     traceparent: str | None = None  # W3C: the workflow is started in the placing request's trace
+    leased_until: datetime | None = None  # held by the accepting process's relay until then
 
 
 @dataclass(frozen=True)
@@ -320,26 +349,19 @@ class OrderWrites:
         longer reserved there (the order was cancelled, failed or sent elsewhere).
         """
         async with self._sessions() as session:
-            await _set_status(
-                session,
-                order_id,
-                OrderStatus.SHIPPED,
-                only_from=(OrderStatus.ALLOCATED, OrderStatus.SHIPPED),
-                shipped_at=dispatched_at,
-                shipping_hours=shipping_hours,
-            )
+            shipped = {"b_order": order_id, "b_at": dispatched_at, "b_hours": shipping_hours}
+            await session.execute(_SHIP_ORDER, shipped)
             if not await reservations.mark_shipped(session, order_id, fc_id):
                 await session.rollback()
                 return await reservations.state_of(session, order_id, fc_id) is ParcelState.SHIPPED
-            session.add(
-                ShipmentRow(
-                    shipment_id=shipment_id,
-                    order_id=order_id,
-                    fc_id=fc_id,
-                    dispatched_at=dispatched_at,
-                )
-            )
-            lines = (await reservations.lines_by_centre(session, order_id, fc_id)).get(fc_id, [])
+            shipment = {
+                "shipment_id": shipment_id,
+                "order_id": order_id,
+                "fc_id": fc_id,
+                "dispatched_at": dispatched_at,
+            }
+            await session.execute(_ADD_SHIPMENT, shipment)
+            lines = await reservations.lines_at(session, order_id, fc_id)
             await inventory.move_reserved_to_shipped(session, fc_id, lines)
             await session.commit()
             return True
@@ -350,20 +372,8 @@ class OrderWrites:
         """Record the order delivered once; None when it already was (a repeat changes nothing)."""
         async with self._sessions() as session:
             delivered = await session.execute(
-                update(OrderRow)
-                .where(OrderRow.order_id == order_id, OrderRow.status != OrderStatus.DELIVERED)
-                .values(
-                    status=OrderStatus.DELIVERED,
-                    delivered_at=delivered_at,
-                    delivery_hours=delivery_hours,
-                )
-                .returning(
-                    OrderRow.order_type,
-                    OrderRow.mode,
-                    OrderRow.order_hours,
-                    OrderRow.shipping_hours,
-                ),
-                execution_options=BULK,
+                _DELIVER_ORDER,
+                {"b_order": order_id, "b_at": delivered_at, "b_hours": delivery_hours},
             )
             row = delivered.one_or_none()
             await session.commit()
@@ -379,24 +389,25 @@ async def _add_order(
 ) -> None:
     """Insert the order, then its lines. IntegrityError means the order id is already taken."""
     await session.execute(
-        insert(OrderRow).values(
-            order_id=order.order_id,
-            customer_id=order.customer_id,
-            order_type=order.order_type.value,
-            mode=order.mode.value,
-            status=status.value,
-            destination_country=order.destination.country,
-            destination_postal_code=order.destination.postal_code,
-            destination_lat=order.destination.lat,
-            destination_lon=order.destination.lon,
-            speedup=order.speedup,
-            placed_at=order.placed_at,
-            trace_id=order.trace_id,
+        _ADD_ORDER,
+        {
+            "order_id": order.order_id,
+            "customer_id": order.customer_id,
+            "order_type": order.order_type.value,
+            "mode": order.mode.value,
+            "status": status.value,
+            "destination_country": order.destination.country,
+            "destination_postal_code": order.destination.postal_code,
+            "destination_lat": order.destination.lat,
+            "destination_lon": order.destination.lon,
+            "speedup": order.speedup,
+            "placed_at": order.placed_at,
+            "trace_id": order.trace_id,
             **columns,
-        )
+        },
     )
     await session.execute(
-        insert(OrderLineRow),
+        _ADD_LINES,
         [
             {"order_id": order.order_id, "line_no": n, "sku": line.sku, "quantity": line.quantity}
             for n, line in enumerate(order.lines, start=1)
@@ -404,7 +415,14 @@ async def _add_order(
     )
     start = order.then_start
     if start is not None and status is not OrderStatus.REJECTED:  # a rejection is final
-        await outbox.add(session, order.order_id, start.request, order.placed_at, start.traceparent)
+        await outbox.add(
+            session,
+            order.order_id,
+            start.request,
+            order.placed_at,
+            start.traceparent,
+            start.leased_until,
+        )
     if order.then_answer is not None:
         await idempotency.complete(session, order.then_answer)
 
@@ -438,16 +456,3 @@ async def _lines_of(session: AsyncSession, order_id: str) -> list[OrderLine]:
 async def _status_of(session: AsyncSession, order_id: str) -> OrderStatus | None:
     status = await session.scalar(select(OrderRow.status).where(OrderRow.order_id == order_id))
     return None if status is None else OrderStatus(status)
-
-
-async def _set_status(
-    session: AsyncSession,
-    order_id: str,
-    status: OrderStatus,
-    only_from: Sequence[OrderStatus] | None = None,
-    **milestone: datetime | float,
-) -> None:
-    query = update(OrderRow).where(OrderRow.order_id == order_id)
-    if only_from is not None:
-        query = query.where(OrderRow.status.in_(only_from))
-    await session.execute(query.values(status=status.value, **milestone), execution_options=BULK)

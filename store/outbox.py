@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.models import WorkflowOutboxRow
 
 OUTBOX: Table = WorkflowOutboxRow.__table__  # type: ignore[assignment]  # a Table at runtime
+_ADD = insert(OUTBOX)  # built once: it is on every order's path
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,19 @@ async def add(
     request: Mapping[str, Any],
     at: datetime,
     traceparent: str | None = None,
+    leased_until: datetime | None = None,
 ) -> None:
-    """Queue the start of an order's workflow; part of the caller's transaction."""
+    """Queue the start of an order's workflow; part of the caller's transaction. With
+    `leased_until`, the caller's process holds it until then (its relay starts it)."""
     await session.execute(
-        insert(OUTBOX).values(
-            order_id=order_id, request=dict(request), created_at=at, traceparent=traceparent
-        )
+        _ADD,
+        {
+            "order_id": order_id,
+            "request": dict(request),
+            "created_at": at,
+            "traceparent": traceparent,
+            "leased_until": leased_until,
+        },
     )
 
 
@@ -76,20 +84,24 @@ async def lease(
     return rows
 
 
-async def remove(session: AsyncSession, order_ids: Sequence[str]) -> None:
+async def remove(session: AsyncSession, order_ids: Sequence[str], commit: bool = True) -> None:
     """The workflows of these orders have started: forget them."""
     if order_ids:
         await session.execute(delete(OUTBOX).where(OUTBOX.c.order_id.in_(order_ids)))
-        await session.commit()
+        if commit:
+            await session.commit()
 
 
-async def retry_later(session: AsyncSession, order_ids: Sequence[str], at: datetime) -> None:
+async def retry_later(
+    session: AsyncSession, order_ids: Sequence[str], at: datetime, commit: bool = True
+) -> None:
     """Starting failed (Temporal unreachable): leave these rows until `at`."""
     if order_ids:
         await session.execute(
             update(OUTBOX).where(OUTBOX.c.order_id.in_(order_ids)).values(leased_until=at)
         )
-        await session.commit()
+        if commit:
+            await session.commit()
 
 
 async def pending_count(session: AsyncSession) -> int:

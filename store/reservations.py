@@ -6,13 +6,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import OrderLine
 from store.db import BULK, changed_one_row
 from store.inventory import StockKey, quantities_by_sku
 from store.models import AllocationRow, ParcelRow, ParcelState
+
+PARCELS: Table = ParcelRow.__table__  # type: ignore[assignment]  # a Table at runtime
+ALLOCATIONS: Table = AllocationRow.__table__  # type: ignore[assignment]
+# The order path's statements, built once (see store/inventory.py).
+_ADD_PARCELS = insert(PARCELS)
+_ADD_LINES = insert(ALLOCATIONS)
+_MARK_SHIPPED = (
+    update(PARCELS)
+    .where(
+        PARCELS.c.order_id == bindparam("b_order"),
+        PARCELS.c.fc_id == bindparam("b_fc"),
+        PARCELS.c.state == ParcelState.RESERVED.value,
+    )
+    .values(state=ParcelState.SHIPPED.value)
+)
+_LINES_AT = (
+    select(ALLOCATIONS.c.sku, ALLOCATIONS.c.quantity)
+    .where(ALLOCATIONS.c.order_id == bindparam("b_order"), ALLOCATIONS.c.fc_id == bindparam("b_fc"))
+    .order_by(ALLOCATIONS.c.sku)
+)
 
 
 @dataclass(frozen=True)
@@ -43,14 +63,14 @@ def units_of(
 async def add(session: AsyncSession, order_id: str, units: Mapping[StockKey, int]) -> None:
     """Record the order's reserved parcels and their lines."""
     await session.execute(
-        insert(ParcelRow),
+        _ADD_PARCELS,
         [
-            {"order_id": order_id, "fc_id": fc_id, "state": ParcelState.RESERVED}
+            {"order_id": order_id, "fc_id": fc_id, "state": ParcelState.RESERVED.value}
             for fc_id in sorted({fc_id for fc_id, _ in units})
         ],
     )
     await session.execute(
-        insert(AllocationRow),
+        _ADD_LINES,
         [
             {"order_id": order_id, "fc_id": fc_id, "sku": sku, "quantity": quantity}
             for (fc_id, sku), quantity in sorted(units.items())
@@ -90,17 +110,14 @@ async def remove(session: AsyncSession, order_id: str) -> dict[StockKey, int] | 
 
 async def mark_shipped(session: AsyncSession, order_id: str, fc_id: str) -> bool:
     """Move the parcel from reserved to shipped; False when it is not reserved."""
-    result = await session.execute(
-        update(ParcelRow)
-        .where(
-            ParcelRow.order_id == order_id,
-            ParcelRow.fc_id == fc_id,
-            ParcelRow.state == ParcelState.RESERVED,
-        )
-        .values(state=ParcelState.SHIPPED),
-        execution_options=BULK,
-    )
+    result = await session.execute(_MARK_SHIPPED, {"b_order": order_id, "b_fc": fc_id})
     return changed_one_row(result)
+
+
+async def lines_at(session: AsyncSession, order_id: str, fc_id: str) -> list[OrderLine]:
+    """The lines of the order's parcel from `fc_id`."""
+    rows = await session.execute(_LINES_AT, {"b_order": order_id, "b_fc": fc_id})
+    return [OrderLine(sku, quantity) for sku, quantity in rows]
 
 
 async def state_of(session: AsyncSession, order_id: str, fc_id: str) -> ParcelState | None:

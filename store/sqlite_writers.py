@@ -99,7 +99,10 @@ class WriterLock:
     async def acquire(self, within: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        await asyncio.wait_for(self.queue.acquire(), within)
+        if self.queue.locked():
+            await asyncio.wait_for(self.queue.acquire(), within)
+        else:  # free: taken at once, without wait_for's task and the loop turns it costs
+            await self.queue.acquire()
         if self.processes is None:
             return
         try:

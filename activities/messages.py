@@ -32,9 +32,11 @@ class OrderRequest:
     carrier: CarrierMode = CarrierMode.SIMULATED
     # Off for benchmarks: no handling or transit timers; the modelled hours are still reported.
     simulated_delays: bool = True
-    # Set when the API sourced and reserved the order itself (the outbox intake): the
-    # workflow then finds the allocation recorded and carries on from there.
+    # Set when the API sourced and reserved the order itself (the outbox intake).
     placed_at: datetime | None = None
+    # What the API decided for the order (the outbox intake): the workflow carries on from
+    # there. None in histories recorded before it was passed: the workflow reads it back.
+    placement: Placement | None = None
 
 
 @cache

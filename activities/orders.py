@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -22,6 +22,7 @@ from activities.messages import (
     ReallocateInput,
     ReleaseInput,
     ShipInput,
+    request_to_json,
 )
 from domain.clock import SimClock
 from domain.network_spec import NetworkSpec
@@ -77,24 +78,13 @@ class OrderActivities:
         self,
         request: OrderRequest,
         at: datetime,
-        start: WorkflowStart,
+        start: StartTerms,
         answer: AnswerFor | None = None,
     ) -> Placement:
         """The outbox intake, in the API: decide and record the placement as `allocate` would,
-        with the start of the order's workflow queued in the same transaction, and with an
-        Idempotency-Key, the answer to it too."""
-        order = dataclasses.replace(_new_order(request, at), then_start=start)
-        return await self._place(request, order, at, answer)
-
-    async def recorded(self, request: OrderRequest) -> Placement | None:
-        """What was decided for this order, if anything: for a retry after its workflow ended."""
-        recorded = await self._writes.allocation_of(request.order_id)
-        if recorded is None:
-            return None
-        placed_at = recorded.placed_at or request.placed_at or datetime.now(UTC)
-        placement = _placement_from(_new_order(request, placed_at), recorded)
-        # What placing it decided, not what became of it since (GET /orders/{id} tells that).
-        return dataclasses.replace(placement, status=_placed_as(recorded))
+        with the start of the order's workflow (its placement in its input) queued in the
+        same transaction, and with an Idempotency-Key, the answer to it too."""
+        return await self._place(request, _new_order(request, at), at, answer, start)
 
     @activity.defn(name="retry_backorder")
     async def retry_backorder(self, command: AllocateInput) -> Placement:
@@ -188,37 +178,43 @@ class OrderActivities:
             metrics.observe_phases(delivered.order_type, delivered.mode, delivered.timings)
 
     async def _place(
-        self, request: OrderRequest, order: NewOrder, at: datetime, answer: AnswerFor | None = None
+        self,
+        request: OrderRequest,
+        order: NewOrder,
+        at: datetime,
+        answer: AnswerFor | None = None,
+        start: StartTerms | None = None,
     ) -> Placement:
         """Decide and record a new order, then count it."""
-        placement = await self._decide_and_record(request, order, at, answer)
+        outcome = _Outcome(request, answer, start)
+        placement = await self._decide_and_record(request, order, at, outcome)
         metrics.count_order(metrics.PLACED, order.order_type, order.mode)
         _count_outcome(order, placement)
         return placement
 
     async def _decide_and_record(
-        self, request: OrderRequest, order: NewOrder, at: datetime, answer: AnswerFor | None
+        self, request: OrderRequest, order: NewOrder, at: datetime, outcome: _Outcome
     ) -> Placement:
         for _ in range(SOURCING_ATTEMPTS):
             decision = await self._decide(order, order.destination)
             if decision.unknown_skus:
                 reason = f"unknown SKU: {', '.join(decision.unknown_skus)}"
                 placement = _rejected(order, reason, decision)
-                await self._writes.reject(_answered(order, placement, answer), reason)
+                await self._writes.reject(outcome.of(order, placement), reason)
                 return placement
             if not decision.served:
-                return await self._backorder_or_reject(request, order, decision, at, answer)
+                return await self._backorder_or_reject(request, order, decision, at, outcome)
             promise = _promise(order, decision, at)
             placement = _allocated(order, decision, promise, at)
             if await self._writes.allocate(
-                _answered(order, placement, answer),
+                outcome.of(order, placement),
                 _reservations(decision),
                 promise,
                 at,
                 decision.as_dict(),
             ):
                 return placement
-        return await self._backorder_or_reject(request, order, decision, at, answer)
+        return await self._backorder_or_reject(request, order, decision, at, outcome)
 
     async def _backorder_or_reject(
         self,
@@ -226,18 +222,16 @@ class OrderActivities:
         order: NewOrder,
         decision: Decision,
         at: datetime,
-        answer: AnswerFor | None,
+        outcome: _Outcome,
     ) -> Placement:
         if request.backorder_hours is None:
             placement = _rejected(order, decision.reason, decision)
-            await self._writes.reject(_answered(order, placement, answer), decision.reason)
+            await self._writes.reject(outcome.of(order, placement), decision.reason)
             return placement
         real_wait = SimClock(order.speedup).real_seconds(request.backorder_hours)
         until = at + timedelta(seconds=real_wait)
         placement = _backordered(order, decision, until)
-        await self._writes.record_backorder(
-            _answered(order, placement, answer), decision.as_dict(), until
-        )
+        await self._writes.record_backorder(outcome.of(order, placement), decision.as_dict(), until)
         return placement
 
     async def _decide(
@@ -281,9 +275,32 @@ class Decision:
         return self.decision.as_dict()
 
 
-def _answered(order: NewOrder, placement: Placement, answer: AnswerFor | None) -> NewOrder:
-    """The order to record, carrying the answer its placement gives, when one is wanted."""
-    return order if answer is None else dataclasses.replace(order, then_answer=answer(placement))
+@dataclasses.dataclass(frozen=True)
+class StartTerms:
+    """The outbox intake: the workflow's start queued with the order, leased to the
+    accepting process's relay until `leased_until`."""
+
+    traceparent: str | None
+    leased_until: datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    request: OrderRequest
+    answer: AnswerFor | None
+    start: StartTerms | None
+
+    def of(self, order: NewOrder, placement: Placement) -> NewOrder:
+        """The order to record, with what its placement starts and answers, when wanted."""
+        if self.answer is not None:
+            order = dataclasses.replace(order, then_answer=self.answer(placement))
+        if self.start is not None:
+            started = dataclasses.replace(self.request, placement=placement)
+            start = WorkflowStart(
+                request_to_json(started), self.start.traceparent, self.start.leased_until
+            )
+            order = dataclasses.replace(order, then_start=start)
+        return order
 
 
 def _new_order(request: OrderRequest, placed_at: datetime) -> NewOrder:
@@ -360,16 +377,6 @@ def _rejected(order: NewOrder, reason: str, decision: Decision | None) -> Placem
         unknown_skus=list(decision.unknown_skus) if decision else [],
         sourcing=decision.as_dict() if decision else None,
     )
-
-
-def _placed_as(recorded: RecordedAllocation) -> OrderStatus:
-    if recorded.status is OrderStatus.REJECTED:
-        return OrderStatus.REJECTED
-    if recorded.allocated_at is not None:
-        return OrderStatus.ALLOCATED  # maybe after a wait, or since shipped or cancelled
-    if recorded.backordered_until is not None:
-        return OrderStatus.BACKORDERED
-    return recorded.status
 
 
 def _placement_from(order: NewOrder, recorded: RecordedAllocation) -> Placement:

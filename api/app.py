@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from activities.faults import CrashPoint
 from activities.orders import OrderActivities
+from api.admission import AdmissionControl, AdmissionGate
 from api.auth import KeyVerifier, VerifiedKeys
 from api.idempotency import sweep_expired_keys
 from api.intake import Intake
@@ -73,9 +74,7 @@ def create_app(
             interceptors=temporal_interceptors(tracer_provider),
         )
         placing = OrderActivities(app.state.sessions, load_network_spec(settings.network_file))
-        relay = None
-        if settings.intake == "outbox":
-            relay = OutboxRelay(temporal, app.state.sessions, settings.task_queue)
+        relay = OutboxRelay(temporal, app.state.sessions, settings.task_queue)
         app.state.intake = Intake(
             settings,
             temporal,
@@ -84,8 +83,7 @@ def create_app(
             app.state.sessions,
             CrashPoint(settings.fault_crash_after_accept),
         )
-        jobs = [sweep_expired_keys(app.state.sessions)] + ([relay.run()] if relay else [])
-        async with _running(*jobs):
+        async with _running(sweep_expired_keys(app.state.sessions), relay.run()):
             yield
         await engine.dispose()
         await flush_spans(tracer_provider)
@@ -99,11 +97,16 @@ def create_app(
     install_problem_handlers(app)
     trace_app(app, tracer_provider)
     # The last added runs first: refuse what is over a limit before reading or routing it.
+    if settings.admission_max_in_flight or settings.admission_max_wait_seconds:
+        # Inside the body limit, which bounds the body it reads first; behind the rate limit,
+        # so a client over its rate takes no place in line.
+        gate = AdmissionGate(settings.admission_max_in_flight, settings.admission_max_wait_seconds)
+        app.add_middleware(AdmissionControl, gate=gate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_second > 0:
         buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
         app.add_middleware(RateLimit, buckets=buckets, verified=verified_keys)
-    app.add_middleware(IntakeTimer)  # outermost: a 413 or 429 of POST /orders is timed too
+    app.add_middleware(IntakeTimer)  # outermost: a 413, 429 or 503 of POST /orders is timed too
     for module in (orders, surveys, inventory, shipments, reports, health, metrics):
         app.include_router(module.router)
     return app

@@ -3,8 +3,8 @@
 The same key with the same body replays the first final answer (status, body, Location) with
 `Idempotent-Replayed: true`; with another body it is a 422; while the first request is in
 flight, a 409. A key's order id is chosen when it is first locked, so that a retry after the
-API died in any window reuses it: the order's primary key (outbox intake) or update-with-start
-(workflow intake) then finds what the first attempt made instead of making a second order.
+API died in any window reuses it: the order's primary key then finds what the first attempt
+made instead of making a second order.
 Server failures (5xx) are not answers: the key is released and a retry places the order. So
 is a request cancelled before it answered (its client left, or the server stops).
 """
@@ -38,9 +38,9 @@ from store.orders import OrderAlreadyRecorded
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")  # printable ASCII
-# A request holds its key this much longer than POST /orders may wait for a placement, so
-# that only a request whose process died loses it.
-LEASE_MARGIN = timedelta(seconds=30)
+# A request holds its key this long: far longer than POST /orders takes, so that only a
+# request whose process died loses it.
+KEY_LEASE = timedelta(seconds=40)
 RETRY_AFTER_SECONDS = 1
 SWEEP_EVERY_SECONDS = 300.0
 SWEEP_BATCH = 1000
@@ -120,7 +120,7 @@ def _terms(intake: Intake, fingerprint: str, request: OrderRequest) -> ClaimTerm
         order_id=request.order_id,
         holder=secrets.token_hex(16),
         now=datetime.now(UTC),
-        lease=timedelta(seconds=settings.placement_timeout_seconds) + LEASE_MARGIN,
+        lease=KEY_LEASE,
         keep_for=timedelta(hours=settings.idempotency_ttl_hours),
     )
 

@@ -1,16 +1,13 @@
 """Placing an order: validate what the schema cannot, place it, map the answer to HTTP.
 
-Two ways to place, by the `intake` setting:
-- outbox (default): the API sources the order and reserves its stock in the app database,
-  with the start of its workflow queued in the same transaction; the relay starts the
-  workflow right after. The answer waits on the database only, never on Temporal.
-- workflow: update-with-start; the workflow sources the order and the answer waits for it.
-Either way the same code decides (OrderActivities), and the answer is the same.
+The API sources the order and reserves its stock in the app database, with the start of its
+workflow queued in the same transaction (an outbox); the relay starts the workflow right
+after, with the placement in its input. The answer waits on the database only, never on
+Temporal.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import secrets
 import time
@@ -18,23 +15,18 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from activities.faults import CrashPoint
-from activities.messages import OrderRequest, Placement, request_to_json
-from activities.orders import AnswerFor, OrderActivities
+from activities.messages import OrderRequest, Placement
+from activities.orders import AnswerFor, OrderActivities, StartTerms
 from api.problems import Problem, invalid_field
 from api.schemas import DestinationIn, OrderCreate
 from api.views import order_from_placement
 from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destination_error
 from doms.settings import Settings
 from observability.trace_context import current_trace_id, current_traceparent
-from store import idempotency
 from store.idempotency import AnswerToKey, IdempotencyKey, StoredAnswer
-from store.orders import WorkflowStart
-from workflows.relay import OutboxRelay
-from workflows.starter import order_workflow_id, place_order
+from workflows.relay import HANDED_LEASE, OutboxRelay
 
 
 def new_order_id() -> str:
@@ -90,7 +82,7 @@ class Intake:
     settings: Settings
     temporal: Client
     placing: OrderActivities
-    relay: OutboxRelay | None  # None: the `workflow` intake
+    relay: OutboxRelay
     sessions: async_sessionmaker[AsyncSession]
     # A testing fault (activities/faults.py): dies between committing and answering.
     crash_after_accept: CrashPoint = dataclasses.field(default_factory=lambda: CrashPoint(None))
@@ -98,70 +90,24 @@ class Intake:
     async def place(self, request: OrderRequest, key: IdempotencyKey | None = None) -> Placement:
         """The sourcing decision for a new order, or a problem (409 cannot be served).
 
-        With an Idempotency-Key, its final answer is recorded: in the order's own transaction
-        (outbox), or once the workflow has answered (workflow).
+        With an Idempotency-Key, its final answer is recorded in the order's own transaction.
         """
-        if self.relay is not None:
-            placement = await self._accept(request, self.relay, key)
-        else:
-            placement = await self._placement_by_workflow(request)
-            answer = answer_to(request, placement)
-            if key is not None and is_final(answer.status_code):
-                await self._record(AnswerToKey(key, answer))
+        at = datetime.now(UTC)
+        request = dataclasses.replace(request, placed_at=at)
+        # The relay starts the workflow in this request's trace (workflows/relay.py).
+        start = StartTerms(current_traceparent(), at + HANDED_LEASE)
+        answer = None if key is None else _answering(key, request)
+        placement = await self.placing.accept(request, at, start, answer)
+        self.crash_after_accept.reached()  # committed, not yet answered
+        if placement.status in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
+            self.relay.hand(dataclasses.replace(request, placement=placement), start.traceparent)
         if problem := problem_of(placement):
             raise problem
         return placement
 
-    async def _accept(
-        self, request: OrderRequest, relay: OutboxRelay, key: IdempotencyKey | None
-    ) -> Placement:
-        at = datetime.now(UTC)
-        request = dataclasses.replace(request, placed_at=at)
-        # The relay starts the workflow in this request's trace (workflows/relay.py).
-        start = WorkflowStart(request_to_json(request), current_traceparent())
-        answer = None if key is None else _answering(key, request)
-        placement = await self.placing.accept(request, at, start, answer)
-        self.crash_after_accept.reached()  # committed, not yet answered
-        relay.notify()
-        return placement
-
-    async def _placement_by_workflow(self, request: OrderRequest) -> Placement:
-        try:
-            return await placement_of(self.temporal, request, self.settings)
-        except WorkflowAlreadyStartedError as ended:  # a retry: its workflow is not started again
-            placement = await self.placing.recorded(request)
-            if placement is None:
-                raise Problem(
-                    503, "Order service unavailable", "the order was not recorded"
-                ) from ended
-            return placement
-
-    async def _record(self, answer: AnswerToKey) -> None:
-        async with self.sessions() as session:
-            await idempotency.complete(session, answer)
-            await session.commit()
-
 
 def _answering(key: IdempotencyKey, request: OrderRequest) -> AnswerFor:
     return lambda placement: AnswerToKey(key, answer_to(request, placement))
-
-
-async def placement_of(client: Client, request: OrderRequest, settings: Settings) -> Placement:
-    """The sourcing decision, or a problem: 409 cannot be served, 503/504 when Temporal is not."""
-    try:
-        async with asyncio.timeout(settings.placement_timeout_seconds):
-            placement = await place_order(client, request, task_queue=settings.task_queue)
-    except TimeoutError as exc:
-        raise Problem(
-            504,
-            "Placement still in progress",
-            f"the order was accepted but not yet sourced; see GET /orders/{request.order_id}",
-            order_id=request.order_id,
-            workflow_id=order_workflow_id(request.order_id),
-        ) from exc
-    except RPCError as exc:
-        raise Problem(503, "Order service unavailable", f"Temporal: {exc.message}") from exc
-    return placement
 
 
 def problem_of(placement: Placement) -> Problem | None:

@@ -1,5 +1,6 @@
 """The OpenAPI document as the API really answers: every error a problem+json document, and
-the answers of the middleware (413, 429) and of the database handler (503) declared.
+the answers of the middleware (413, 429, admission control's 503) and of the database handler
+(503) declared.
 
 The routes declare their own outcomes; what applies to all of them is added here, in one
 place, so that a client (and the schemathesis run in tests/e2e) can rely on the document.
@@ -11,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.admission import ADMITTED_METHOD, ADMITTED_PATH
 from api.limits import UNLIMITED_PATHS
 from api.problems import PROBLEM_JSON
 from api.schemas import ProblemPublic
@@ -41,11 +43,23 @@ def complete_document(document: dict[str, Any]) -> dict[str, Any]:
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
     for path, operations in document.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             _complete_operation(path, operation)
+            if (method.upper(), path) == (ADMITTED_METHOD, ADMITTED_PATH):
+                _declare_shedding(operation)
     for name in FASTAPI_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     return document
+
+
+def _declare_shedding(operation: dict[str, Any]) -> None:
+    """Admission control's 503 (api/admission.py), beside the route's own."""
+    unavailable = operation["responses"]["503"]
+    unavailable["description"] += (
+        "; or this API process has more orders in hand than it can answer in time "
+        "(`Overloaded`, nothing was changed: retry after Retry-After)"
+    )
+    unavailable["headers"] = {"Retry-After": RETRY_AFTER}
 
 
 def _complete_operation(path: str, operation: dict[str, Any]) -> None:

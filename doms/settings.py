@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.orders import CarrierMode, Mode
 
-# How POST /orders accepts an order (see api/intake.py).
-IntakeMode = Literal["outbox", "workflow"]
 # Clients of payment-style APIs retry with the same Idempotency-Key for up to a day.
 MIN_IDEMPOTENCY_TTL_HOURS = 24.0
 
@@ -120,10 +117,18 @@ class Settings(BaseSettings):
         "task queue, untimed. Every FC of a worker shares its connection pool (15) and, on "
         "SQLite, one writer queue.",
     )
-    intake: IntakeMode = Field(
-        "outbox",
-        description="outbox: POST /orders sources and reserves in the app database and a "
-        "relay starts the workflow; workflow: update-with-start, the workflow sources.",
+    worker_workflow_tasks: int = Field(
+        16,
+        ge=2,
+        description="Order workflow tasks a worker holds at once (its slots); the rest wait "
+        "on the server, untimed. Room for the database steps in progress plus what the "
+        "workflow threads work on (doms/worker.py, WorkflowSlots).",
+    )
+    worker_workflow_threads: int = Field(
+        2,
+        ge=1,
+        description="Threads that run order workflow code: it runs under the GIL, so more "
+        "only share one core between more tasks and make each slower.",
     )
     metrics_port: int = Field(
         9464,
@@ -153,9 +158,6 @@ class Settings(BaseSettings):
         description="The API key (Bearer) that clients of the API send: `doms bench intake` "
         "and Locust; not used by the API itself.",
     )
-    placement_timeout_seconds: float = Field(
-        10.0, gt=0, description="How long POST /orders waits for the sourcing decision."
-    )
     idempotency_ttl_hours: float = Field(
         MIN_IDEMPOTENCY_TTL_HOURS,
         description="How long an Idempotency-Key of POST /orders and its answer are kept "
@@ -175,6 +177,21 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         100, ge=1, description="Requests a client may make at once before the rate applies."
+    )
+    admission_max_in_flight: int = Field(
+        64,
+        ge=0,
+        description="POST /orders one API process holds at once, admitted and not yet "
+        "answered; more are answered 503 with Retry-After, before anything is written. "
+        "Above the 50 that `doms bench system` keeps in flight; at the 200 orders/s the "
+        "intake is built for, 64 are a third of a second of work. 0 turns the bound off.",
+    )
+    admission_max_wait_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="POST /orders is answered 503 with Retry-After while the oldest order in "
+        "hand (that no later order was placed past) has waited longer than this: the process "
+        "is not answering in time, whatever the count. 0 turns the deadline off.",
     )
 
     @field_validator(

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from temporalio import client as temporal_client
 from temporalio import worker as temporal_worker
@@ -91,14 +92,17 @@ def order_workers(
     cache_size: int = Settings.model_fields["workflow_cache_size"].default,
     db_steps: int = Settings.model_fields["worker_db_steps"].default,
     ship_steps: int = Settings.model_fields["worker_ship_steps"].default,
+    workflow_tasks: int = Settings.model_fields["worker_workflow_tasks"].default,
+    workflow_threads: int = Settings.model_fields["worker_workflow_threads"].default,
 ) -> list[Worker]:
     """The order workflow's worker (if `orders`) and a worker per FC task queue.
 
-    `fc_ids` None means every FC of the network; a regional worker names its own.
+    `fc_ids` None means every FC of the network; a regional worker names its own. The order
+    worker's thread pool for workflow tasks is the caller's to shut down once the workers
+    have stopped (`shutdown_workflow_threads`).
     """
-    workers = (
-        [_orders_worker(client, task_queue, activities, cache_size, db_steps)] if orders else []
-    )
+    slots = WorkflowSlots(workflow_tasks, workflow_threads, db_steps)
+    workers = [_orders_worker(client, task_queue, activities, cache_size, slots)] if orders else []
     for fc_id in fc_ids if fc_ids is not None else network.ids():
         workers.append(
             Worker(
@@ -116,12 +120,51 @@ def order_workers(
     return workers
 
 
+class WorkflowSlots:
+    """How much of the order workflow one worker takes on at once, sized for 2 cores.
+
+    - `tasks` (DOMS_WORKER_WORKFLOW_TASKS, 16): workflow tasks held at once, Temporal's
+      `max_concurrent_workflow_tasks`. The rest wait on the server, in the task queue, where
+      no workflow task timeout runs. The SDK's default is 100: a burst put 100 tasks in the
+      worker at once, each advancing at a hundredth of the one core the GIL gives them all.
+      A task's clock (Temporal's 5 s warning, its 10 s timeout) runs from poll to completion,
+      its local activities included, so a task waiting for one of the `db_steps` slots waits
+      inside its own time. 16 is the 12 database steps in progress plus two tasks for each
+      thread, one running and one ready.
+    - `threads` (DOMS_WORKER_WORKFLOW_THREADS, 2): threads that run workflow code. The SDK's
+      default is one per slot, and 500 when the slots are not set. Sandboxed workflow code is
+      pure Python: it runs under the GIL, one thread at a time, beside the event loop that
+      runs the database steps and talks to the server, so more threads only split one core
+      between more tasks and make each slower; two keep one slow activation (a replay of an
+      evicted workflow's history) from holding up all the others.
+
+    A task's time is then bounded by the few tasks ahead of it times an activation's CPU,
+    plus its database step, not by the size of a burst (EVALUATION.md, "Overload").
+    """
+
+    def __init__(self, tasks: int, threads: int, db_steps: int) -> None:
+        if tasks < 2 or threads < 1:  # the SDK needs 2 slots for a sticky (cached) queue
+            raise ValueError(f"need tasks >= 2 and threads >= 1, got {tasks} and {threads}")
+        self.tasks, self.threads, self.db_steps = tasks, threads, db_steps
+
+    def executor(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.threads, thread_name_prefix="workflow-task")
+
+
+def shutdown_workflow_threads(workers: Iterable[Worker]) -> None:
+    """Stop the workflow-task threads of stopped workers (the SDK leaves a given pool open)."""
+    for worker in workers:
+        executor = worker.config().get("workflow_task_executor")
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+
 def _orders_worker(
     client: Client,
     task_queue: str,
     activities: OrderActivities,
     cache_size: int,
-    db_steps: int,
+    slots: WorkflowSlots,
 ) -> Worker:
     return Worker(
         client,
@@ -136,12 +179,14 @@ def _orders_worker(
         ],
         workflow_runner=order_workflow_runner(),
         max_cached_workflows=cache_size,
+        max_concurrent_workflow_tasks=slots.tasks,
+        workflow_task_executor=slots.executor(),
         # The order's database steps are local activities timed out after 10 s, waits for a
         # pooled connection and this process's SQLite writer queue included. With the SDK's
         # default of 100 at once, a burst queued longer than that: steps were cancelled and
         # retried at the back of the queue, and 1,000 orders at 50 in flight crawled at
         # 6 orders/s with hundreds of failed steps. Waiting for a slot is not timed.
-        max_concurrent_local_activities=db_steps,
+        max_concurrent_local_activities=slots.db_steps,
     )
 
 
@@ -179,6 +224,8 @@ async def run_worker(
         cache_size=settings.workflow_cache_size,
         db_steps=settings.worker_db_steps,
         ship_steps=settings.worker_ship_steps,
+        workflow_tasks=settings.worker_workflow_tasks,
+        workflow_threads=settings.worker_workflow_threads,
     )
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -195,4 +242,5 @@ async def run_worker(
             await stop.wait()
             logger.info("stopping: finishing the tasks in hand")
     finally:
+        shutdown_workflow_threads(workers)
         await engine.dispose()

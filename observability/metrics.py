@@ -5,6 +5,8 @@
   allocates with the outbox intake, the workers do the rest). `allocated` and `shipped`
   count once per FC of the order; the other events once per order, with no FC.
 - `doms_order_intake_duration_seconds{status_code}`: `POST /orders` as the API answered it.
+- `doms_requests_shed_total{route, reason}`: requests the API's admission control refused
+  with 503 before any route ran (api/admission.py), by why: `in_flight`, `waiting`.
 - `doms_order_phase_hours{phase, order_type, mode}`: T_order, T_shipping, T_delivery and
   T_f (`fulfilment`) of each delivered order, in simulated hours, as the reports read them.
 - `doms_stock_available_units` and `doms_fc_backlog_orders`, per FC a worker serves, read
@@ -67,6 +69,11 @@ INTAKE_SECONDS = Histogram(
     ["status_code"],
     buckets=INTAKE_BUCKETS,
 )
+REQUESTS_SHED = Counter(
+    "doms_requests_shed",
+    "Requests refused with 503 by admission control, unanswerable in time: in_flight, waiting.",
+    ["route", "reason"],
+)
 PHASE_HOURS = Histogram(
     "doms_order_phase_hours",
     "Simulated hours of each phase of a delivered order: order, shipping, delivery, fulfilment.",
@@ -98,6 +105,11 @@ def count_order(
         mode.value if mode else "",
         fulfilment_centre,
     ).inc()
+
+
+def count_shed(route: str, reason: str) -> None:
+    """One request of `route` ("POST /orders") refused by admission control, and why."""
+    REQUESTS_SHED.labels(route, reason).inc()
 
 
 def observe_phases(order_type: OrderType, mode: Mode, timings: Timings) -> None:
@@ -135,18 +147,25 @@ class IntakeTimer:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = StatusOf(send, unanswered=500)
         try:
-            await self.app(scope, receive, send_noting_status)
+            await self.app(scope, receive, answer.send)
         finally:
-            INTAKE_SECONDS.labels(str(status)).observe(time.perf_counter() - started)
+            INTAKE_SECONDS.labels(str(answer.status)).observe(time.perf_counter() - started)
+
+
+class StatusOf:
+    """Passes an ASGI app's messages on to `send`, noting the status it answers with
+    (`unanswered` until it starts its response)."""
+
+    def __init__(self, send: Send, unanswered: int) -> None:
+        self._send = send
+        self.status = unanswered
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
 
 
 # --- A worker's metrics ----------------------------------------------------------------------

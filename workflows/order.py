@@ -1,9 +1,9 @@
 """One workflow per order (id `order-<order_id>`): allocate, ship each parcel, deliver.
 
-The API starts it with update-with-start and the `placement` update answers with the
-sourcing decision, while the rest goes on in the background. Simulated hours become real
-seconds through the order's speedup, so a lifecycle of days runs in seconds locally and
-in no real time at all on the time-skipping test server.
+The API sources the order and reserves its stock, and the outbox relay starts the workflow
+with that placement in its input (workflows/relay.py); the rest goes on in the background.
+Simulated hours become real seconds through the order's speedup, so a lifecycle of days runs
+in seconds locally and in no real time at all on the time-skipping test server.
 
 Customer actions (cancel, change of destination) are updates allowed until a parcel is
 dispatched. A gate makes that race-free: an action closes the gate before it touches
@@ -88,7 +88,11 @@ class OrderWorkflow:
         # Set here, not in run: an update may arrive in the workflow's very first task.
         self._request: OrderRequest | None = request
         self._placement: Placement | None = None
-        self._status = OrderStatus.RECEIVED
+        # Started with its placement (the outbox intake), the workflow was started with the
+        # search attributes that placement gives (workflows/starter.py).
+        placed = request.placement
+        self._status = placed.status if placed else OrderStatus.RECEIVED
+        self._centres = _centres_of(placed) if placed else []
         self._gate_closed = False  # a customer action is changing the order
         self._dispatched = False  # a parcel has begun to leave: actions are refused
         self._replanned = False
@@ -99,7 +103,9 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, request: OrderRequest) -> OrderOutcome:
         self._request = request
-        placement = await self._allocate(request)
+        # The API sourced and reserved the order and passed its placement in; orders started
+        # without one (histories recorded before it was passed) allocate it here.
+        placement = request.placement or await self._allocate(request)
         self._set_placement(placement)
         if placement.status is OrderStatus.BACKORDERED:
             await self._wait_for_stock(request, placement)
@@ -394,8 +400,9 @@ class OrderWorkflow:
     def _set_placement(self, placement: Placement) -> None:
         self._placement = placement
         self._set_status(placement.status)
-        if placement.allocations:
-            centres = sorted({a.fulfilment_centre for a in placement.allocations})
+        centres = _centres_of(placement)
+        if centres and centres != self._centres:
+            self._centres = centres
             workflow.upsert_search_attributes([FULFILMENT_CENTRE.value_set(centres)])
 
     def _set_status(self, status: OrderStatus) -> None:
@@ -424,6 +431,10 @@ class _Gate:
 
     async def __aexit__(self, *_: object) -> None:
         self._order._gate_closed = False
+
+
+def _centres_of(placement: Placement) -> list[str]:
+    return sorted({a.fulfilment_centre for a in placement.allocations})
 
 
 def _not_placed(request: OrderRequest) -> Placement:

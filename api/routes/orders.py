@@ -66,7 +66,6 @@ PLACE_RESPONSES: dict[int | str, dict[str, Any]] = PROBLEMS | {
         "description": "Invalid input, the problem names the field; or the Idempotency-Key "
         "is malformed or was used with a different body"
     },
-    504: {"description": "Accepted but not yet sourced; the problem has the order_id"},
 }
 
 

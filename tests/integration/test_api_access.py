@@ -86,11 +86,11 @@ async def orders(db_sessions: async_sessionmaker[AsyncSession]) -> Orders:
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    """The API as `doms api` runs it; its Temporal client is lazy and never used here."""
+    """The API as `doms api` runs it; its Temporal client is lazy and never used here: no
+    order is accepted, so its relay finds nothing to start."""
     settings = Settings(
         database_url=database_url,
         temporal_address=f"127.0.0.1:{free_port()}",
-        intake="workflow",
         api_key_cache_seconds=0,  # a revocation shows at once
     )
     app = create_app(settings)

@@ -12,16 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import OrderOutcome, OrderRequest, Placement, request_to_json
-from activities.orders import OrderActivities
+from activities.messages import OrderOutcome, OrderRequest, Placement
+from activities.orders import OrderActivities, StartTerms
 from domain.network_spec import NetworkSpec
 from domain.orders import CarrierMode, Destination, Mode, OrderLine, OrderStatus, OrderType
 from doms.worker import order_workers
 from store import outbox
 from store.models import StockRow
-from store.orders import WorkflowStart
 from workflows.order import OrderWorkflow
-from workflows.starter import order_workflow_id
+from workflows.starter import order_workflow_id, start_order
 
 MANHATTAN = Destination("US", "10001", 40.75, -73.99)
 SEATTLE = Destination("US", "98101", 47.61, -122.33)
@@ -93,7 +92,26 @@ async def accept(
     at = datetime.now(UTC)
     order = dataclasses.replace(order, placed_at=at)
     placing = OrderActivities(sessions, spec)
-    return order, await placing.accept(order, at, WorkflowStart(request_to_json(order)))
+    return order, await placing.accept(order, at, StartTerms(traceparent=None))
+
+
+async def place(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    spec: NetworkSpec,
+    order: OrderRequest,
+    *,
+    task_queue: str,
+) -> Placement:
+    """What production does with an order: POST /orders accepts it in the database, then the
+    relay starts its workflow with the placement in its input."""
+    order, placement = await accept(sessions, spec, order)
+    if placement.status in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
+        started = dataclasses.replace(order, placement=placement)
+        await start_order(client, started, task_queue=task_queue)
+        async with sessions() as session:
+            await outbox.remove(session, [order.order_id])
+    return placement
 
 
 async def pending(sessions: async_sessionmaker[AsyncSession]) -> int:

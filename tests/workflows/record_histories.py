@@ -13,6 +13,13 @@ record one when a new kind of lifecycle appears (or before a change to the workf
 so the old shape stays covered), and never re-record an existing one to make a replay
 failure go away; that failure is the point (CONTRIBUTING.md, "Changing the order
 workflow safely"). --overwrite exists for a history recorded wrongly, not for that.
+
+Every scenario but happy-path (the outbox before the placement was passed in: the workflow
+read it back) drives its order as production does: the API accepts it in the database and
+the relay starts its workflow with the placement in its input. Most histories here were
+recorded earlier through the update-with-start intake, which is gone (the workflow keeps its
+`placement` update so that they replay); re-recording one would replace that evidence with
+the outbox's shape, one more reason never to.
 """
 
 from __future__ import annotations
@@ -40,8 +47,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.faults import FaultInjector
-from activities.messages import CancelRequest, OrderOutcome, OrderRequest, request_to_json
-from activities.orders import OrderActivities
+from activities.messages import CancelRequest, OrderOutcome, OrderRequest, Placement
+from activities.orders import OrderActivities, StartTerms
 from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from doms.network_file import load_network_spec
@@ -51,17 +58,20 @@ from store import inventory
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_to_head
 from store.models import StockRow
-from store.orders import WorkflowStart
 from store.seed import seed_network_spec
 from workflows import search_attributes
 from workflows.order import OrderWorkflow
-from workflows.starter import order_workflow_id, place_order, start_order
+from workflows.starter import order_workflow_id, start_order
 
 HISTORIES = Path(__file__).parent / "histories"
 # Every event that names a client or worker names this, not the recording machine.
 IDENTITY = "doms-history-recorder"
 TASK_QUEUE = Settings.model_fields["task_queue"].default  # the orders queue `doms worker` serves
 MORE_THAN_ANY_CENTRE_HOLDS = OrderLine("SKU-0020", 600)  # 500 per regional FC
+# Several histories in histories/ were recorded with the update-with-start intake (removed)
+# and are kept as they are; their scenarios now drive the outbox: their summaries say so.
+THROUGH_THE_OUTBOX_NOW = "; re-recorded, it would go through the outbox"
+UPDATE_WITH_START = f" [recorded with the update-with-start intake{THROUGH_THE_OUTBOX_NOW}]"
 
 
 @dataclass(frozen=True)
@@ -100,19 +110,29 @@ class Scenario:
         return dataclasses.replace(self.order(), order_id=self.name)
 
 
-async def placed_by_the_workflow(run: Recording, order: OrderRequest) -> None:
-    """The `workflow` intake: update-with-start, the workflow sources the order."""
-    await place_order(run.env.client, order, task_queue=run.task_queue)
+async def accepted_read_back(run: Recording, order: OrderRequest) -> None:
+    """The outbox intake before the placement was passed in: the workflow reads it back."""
+    at = datetime.now(UTC)
+    order = dataclasses.replace(order, placed_at=at)
+    await OrderActivities(run.sessions, run.spec).accept(order, at, StartTerms(None))
+    await start_order(run.env.client, order, task_queue=run.task_queue)
 
 
 async def accepted_through_the_outbox(run: Recording, order: OrderRequest) -> None:
-    """The `outbox` intake (the default): the API sources and reserves, then starts the
-    workflow, which finds the allocation recorded (what OutboxRelay does for each row)."""
+    """The outbox intake, the only one now (production's path): the API sources and
+    reserves, then the relay starts the workflow with that placement in its input."""
+    await placed_through_the_outbox(run, order)
+
+
+async def placed_through_the_outbox(run: Recording, order: OrderRequest) -> Placement:
+    """As `accepted_through_the_outbox`; the placement that POST /orders answers."""
     at = datetime.now(UTC)
     order = dataclasses.replace(order, placed_at=at)
     placing = OrderActivities(run.sessions, run.spec)
-    await placing.accept(order, at, WorkflowStart(request_to_json(order)))
+    placement = await placing.accept(order, at, StartTerms(traceparent=None))
+    order = dataclasses.replace(order, placement=placement)
     await start_order(run.env.client, order, task_queue=run.task_queue)
+    return placement
 
 
 async def split_order(run: Recording, order: OrderRequest) -> None:
@@ -125,25 +145,25 @@ async def split_order(run: Recording, order: OrderRequest) -> None:
                 .values(on_hand=0, available=0)
             )
         await session.commit()
-    placement = await place_order(run.env.client, order, task_queue=run.task_queue)
+    placement = await placed_through_the_outbox(run, order)
     centres = sorted(a.fulfilment_centre for a in placement.allocations)
     if centres != ["ewr", "ord"]:
         raise AssertionError(f"the split order was sourced to {centres}, not Newark and Chicago")
 
 
 async def cancelled_before_dispatch(run: Recording, order: OrderRequest) -> None:
-    await place_order(run.env.client, order, task_queue=run.task_queue)
+    await accepted_through_the_outbox(run, order)
     await run.handle(order).execute_update(OrderWorkflow.cancel, CancelRequest("changed my mind"))
 
 
 async def moved_before_dispatch(run: Recording, order: OrderRequest) -> None:
-    await place_order(run.env.client, order, task_queue=run.task_queue)
+    await accepted_through_the_outbox(run, order)
     await run.handle(order).execute_update(OrderWorkflow.change_destination, SEATTLE)
 
 
 async def backordered_then_received(run: Recording, order: OrderRequest) -> None:
     """It waits; a receipt at Newark tops the SKU up and the order is allocated and shipped."""
-    await place_order(run.env.client, order, task_queue=run.task_queue)
+    await accepted_through_the_outbox(run, order)
     async with run.sessions() as session:
         await inventory.receive(session, "r-1", "ewr", "SKU-0020", 100, datetime.now(UTC))
     placement = await run.handle(order).execute_update(OrderWorkflow.retry_allocation)
@@ -158,55 +178,65 @@ def backorder(hours: float) -> Callable[[], OrderRequest]:
 SCENARIOS = (
     Scenario(
         "happy-path",
-        "outbox intake (the default): allocated, shipped from Newark, delivered",
+        "outbox intake, placement read back by the workflow: allocated, shipped, delivered",
+        OrderStatus.DELIVERED,
+        accepted_read_back,
+    ),
+    Scenario(
+        "placement-in-input",
+        "outbox intake (production's), the placement in the workflow's input: shipped from "
+        "Newark, delivered",
         OrderStatus.DELIVERED,
         accepted_through_the_outbox,
     ),
     Scenario(
         "placed-by-workflow",
-        "update-with-start intake: the workflow sources it, ships, delivers",
+        "recorded with the update-with-start intake (removed): the workflow sourced it, "
+        f"shipped, delivered{THROUGH_THE_OUTBOX_NOW}",
         OrderStatus.DELIVERED,
-        placed_by_the_workflow,
+        accepted_through_the_outbox,
     ),
     Scenario(
         "split",
-        "two parcels from two centres, shipped in parallel, delivered",
+        f"two parcels from two centres, shipped in parallel, delivered{UPDATE_WITH_START}",
         OrderStatus.DELIVERED,
         split_order,
         lambda: an_order(OrderLine("SKU-0001", 2), OrderLine("SKU-0002", 1)),
     ),
     Scenario(
         "cancel-before-dispatch",
-        "cancelled by the customer before dispatch: stock released",
+        f"cancelled by the customer before dispatch: stock released{UPDATE_WITH_START}",
         OrderStatus.CANCELLED,
         cancelled_before_dispatch,
     ),
     Scenario(
         "change-destination",
-        "moved to Seattle before dispatch: re-sourced, the parcels replanned, delivered",
+        "moved to Seattle before dispatch: re-sourced, the parcels replanned, delivered"
+        f"{UPDATE_WITH_START}",
         OrderStatus.DELIVERED,
         moved_before_dispatch,
         lambda: an_order(OrderLine("SKU-0012", 2), destination=MANHATTAN),
     ),
     Scenario(
         "backorder-received",
-        "backordered, a receipt arrives, allocated, shipped, delivered",
+        f"backordered, a receipt arrives, allocated, shipped, delivered{UPDATE_WITH_START}",
         OrderStatus.DELIVERED,
         backordered_then_received,
         backorder(48),
     ),
     Scenario(
         "backorder-timeout",
-        "backordered, no stock within its 6 h: cancelled with its reason",
+        f"backordered, no stock within its 6 h: cancelled with its reason{UPDATE_WITH_START}",
         OrderStatus.CANCELLED,
-        placed_by_the_workflow,
+        accepted_through_the_outbox,
         backorder(6),
     ),
     Scenario(
         "exhausted-retries",
-        "the FC's ship step exhausts its retries: failed, stock given back (compensation)",
+        "the FC's ship step exhausts its retries: failed, stock given back (compensation)"
+        f"{UPDATE_WITH_START}",
         OrderStatus.FAILED,
-        placed_by_the_workflow,
+        accepted_through_the_outbox,
         fault_rate=1.0,
     ),
 )

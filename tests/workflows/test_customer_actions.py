@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from lifecycle import SEATTLE, an_order, handle_of, outcome_of, reaches, stock
+from lifecycle import SEATTLE, an_order, handle_of, outcome_of, place, reaches, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messages import CancelRequest
+from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from store import queries
 from store.orders import OrderWrites
 from workflows.order import OrderWorkflow
-from workflows.starter import place_order
 
 OPENED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -24,11 +24,12 @@ OPENED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 async def test_cancelling_before_dispatch_gives_the_stock_back_and_ends_the_order(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
     client = time_skipping_env.client
     order = an_order(OrderLine("SKU-0010", 5))
-    await place_order(client, order, task_queue=task_queue)
+    await place(client, sessions, network_spec, order, task_queue=task_queue)
     assert await stock(sessions, "ewr", "SKU-0010") == (495, 5, 0)
 
     result = await handle_of(client, order).execute_update(
@@ -44,11 +45,12 @@ async def test_cancelling_before_dispatch_gives_the_stock_back_and_ends_the_orde
 async def test_after_dispatch_cancel_and_change_of_destination_are_refused(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
     client = time_skipping_env.client
     order = an_order(OrderLine("SKU-0011", 1))
-    await place_order(client, order, task_queue=task_queue)
+    await place(client, sessions, network_spec, order, task_queue=task_queue)
     await reaches(time_skipping_env, order, OrderStatus.SHIPPED)
     handle = handle_of(client, order)
 
@@ -66,11 +68,12 @@ async def test_after_dispatch_cancel_and_change_of_destination_are_refused(
 async def test_a_new_destination_is_sourced_again_and_the_stock_moves_with_it(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
     client = time_skipping_env.client
     order = an_order(OrderLine("SKU-0012", 2))
-    await place_order(client, order, task_queue=task_queue)
+    await place(client, sessions, network_spec, order, task_queue=task_queue)
 
     placement = await handle_of(client, order).execute_update(
         OrderWorkflow.change_destination, SEATTLE
@@ -89,11 +92,12 @@ async def test_a_new_destination_is_sourced_again_and_the_stock_moves_with_it(
 async def test_cancelling_twice_is_refused_the_second_time_and_releases_once(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
     client = time_skipping_env.client
     order = an_order(OrderLine("SKU-0013", 3))
-    await place_order(client, order, task_queue=task_queue)
+    await place(client, sessions, network_spec, order, task_queue=task_queue)
     handle = handle_of(client, order)
 
     await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
@@ -107,6 +111,7 @@ async def test_cancelling_twice_is_refused_the_second_time_and_releases_once(
 async def test_an_order_the_database_says_was_cancelled_ends_cancelled_not_failed(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
     # What `doms chaos` caught: a cancel's release committed, then its update was lost with
@@ -114,7 +119,7 @@ async def test_an_order_the_database_says_was_cancelled_ends_cancelled_not_faile
     # (no longer reserved) and the order ends as the database says, not as `failed`.
     client = time_skipping_env.client
     order = an_order(OrderLine("SKU-0014", 2))
-    await place_order(client, order, task_queue=task_queue)
+    await place(client, sessions, network_spec, order, task_queue=task_queue)
     writes = OrderWrites(sessions)
     assert await writes.release(order.order_id, OrderStatus.CANCELLED, "lost cancel", OPENED)
 

@@ -1,32 +1,68 @@
-"""One order id never starts two workflows: not when the relay starts it again, nor when a
-retried placement (an Idempotency-Key taken over after a crash) reaches Temporal again, even
-after the first workflow has ended."""
+"""One order id never starts two workflows: not when the relay starts it again, nor when it
+is started again with its placement, nor when a POST is retried with its Idempotency-Key,
+even after the first workflow has ended."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from fastapi import Response
 from lifecycle import accept, an_order, handle_of, outcome_of, pending
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import OrderRequest, Placement, request_to_json
+from activities.messages import OrderRequest, request_to_json
 from activities.orders import OrderActivities
+from api.idempotency import REPLAYED, place_once
 from api.intake import Intake
+from api.schemas import OrderCreate
 from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from doms.settings import Settings
 from store import idempotency, outbox
 from store.idempotency import ClaimTerms, IdempotencyKey
 from workflows.relay import OutboxRelay
-from workflows.starter import place_order
+from workflows.starter import start_order
+
+BODY = OrderCreate.model_validate(
+    {
+        "customer_id": "c-42",
+        "order_type": "standard",
+        "destination": {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99},
+        "lines": [{"sku": "SKU-0001", "quantity": 1}],
+    }
+)
 
 
-def parcels(placement: Placement) -> list[tuple[str, list[OrderLine]]]:
-    return [(a.fulfilment_centre, a.lines) for a in placement.allocations]
+@pytest.fixture
+async def intake(
+    time_skipping_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
+    task_queue: str,
+) -> AsyncIterator[Intake]:
+    """The API's intake as `doms api` runs it: its relay running beside it."""
+    client = time_skipping_env.client
+    relay = OutboxRelay(client, sessions, task_queue)
+    settings = Settings(task_queue=task_queue, speedup=1.0)  # real hours: the server skips them
+    running = asyncio.create_task(relay.run())
+    try:
+        yield Intake(settings, client, OrderActivities(sessions, network_spec), relay, sessions)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+def body_of(response: Response) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(bytes(response.body))
+    return body
 
 
 async def latest_run_id(client: Client, order: OrderRequest) -> str:
@@ -66,56 +102,59 @@ async def test_relaying_an_order_again_while_running_or_after_it_ended_keeps_one
     assert await pending(sessions) == 0  # each repeated row was cleared, not retried forever
 
 
-async def test_placing_an_order_again_answers_from_the_same_run_and_never_restarts_it(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    client = time_skipping_env.client
-    order = an_order(OrderLine("SKU-0001", 1))
-
-    first = await place_order(client, order, task_queue=task_queue)
-    again = await place_order(client, order, task_queue=task_queue)  # while it runs
-    first_run = await latest_run_id(client, order)
-    await outcome_of(time_skipping_env, order)
-    with pytest.raises(WorkflowAlreadyStartedError):
-        await place_order(client, order, task_queue=task_queue)  # after it has ended
-
-    assert again == first
-    assert await latest_run_id(client, order) == first_run
-
-
-async def test_the_workflow_intake_answers_a_retry_after_the_end_from_the_store(
+async def test_starting_an_order_again_while_it_runs_or_after_it_ended_keeps_one_run(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
     network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
+    """As the relay starts it: with the placement the API decided in its input."""
     client = time_skipping_env.client
-    settings = Settings(intake="workflow", task_queue=task_queue)
-    intake = Intake(settings, client, OrderActivities(sessions, network_spec), None, sessions)
-    order = an_order(OrderLine("SKU-0001", 1))
-    first = await intake.place(order)
+    order, placement = await accept(sessions, network_spec, an_order(OrderLine("SKU-0001", 1)))
+    started = dataclasses.replace(order, placement=placement)
+
+    first = await start_order(client, started, task_queue=task_queue)
     first_run = await latest_run_id(client, order)
-    await outcome_of(time_skipping_env, order)
+    again = await start_order(client, started, task_queue=task_queue)  # while it runs
+    outcome = await outcome_of(time_skipping_env, order)
+    after_the_end = await start_order(client, started, task_queue=task_queue)
 
-    retried = await intake.place(order)
-
-    assert (retried.order_id, retried.placed_at) == (first.order_id, first.placed_at)
-    assert retried.status is first.status is OrderStatus.ALLOCATED  # not what became of it
-    assert parcels(retried) == parcels(first)
-    assert retried.promised_delivery_at == first.promised_delivery_at
+    assert (first, again, after_the_end) == (True, False, False)
+    assert outcome.status is OrderStatus.DELIVERED
     assert await latest_run_id(client, order) == first_run
 
 
-async def test_the_workflow_intake_records_the_answer_to_an_idempotency_key(
+async def test_a_post_retried_with_its_key_gets_the_one_order_and_never_a_second_run(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
-    network_spec: NetworkSpec,
-    task_queue: str,
+    intake: Intake,
 ) -> None:
-    settings = Settings(intake="workflow", task_queue=task_queue)
-    placing = OrderActivities(sessions, network_spec)
-    intake = Intake(settings, time_skipping_env.client, placing, None, sessions)
-    order = an_order(OrderLine("SKU-0001", 1))
+    client = time_skipping_env.client
+    key = IdempotencyKey("anonymous", "k-1")
+    first = await place_once(intake, BODY, key)
+    order_id = body_of(first)["order_id"]
+    order = dataclasses.replace(an_order(), order_id=order_id)
+    await intake.relay.wait_started(order_id)
+    first_run = await latest_run_id(client, order)
+
+    while_running = await place_once(intake, BODY, key)
+    outcome = await outcome_of(time_skipping_env, order)
+    after_the_end = await place_once(intake, BODY, key)
+
+    assert first.status_code == 201 and REPLAYED not in first.headers
+    assert body_of(first)["status"] == OrderStatus.ALLOCATED
+    assert outcome.status is OrderStatus.DELIVERED
+    for retried in (while_running, after_the_end):
+        assert retried.status_code == 201 and retried.headers[REPLAYED] == "true"
+        assert body_of(retried) == body_of(first)  # the first answer, not what became of it
+        assert retried.headers["Location"] == first.headers["Location"]
+    assert await latest_run_id(client, order) == first_run
+
+
+async def test_the_intake_records_the_answer_to_an_idempotency_key_with_the_order(
+    sessions: async_sessionmaker[AsyncSession], intake: Intake
+) -> None:
+    order = dataclasses.replace(an_order(OrderLine("SKU-0001", 1)), speedup=1.0)
     key = IdempotencyKey("anonymous", "k-1")
     now = datetime.now(UTC)
     terms = ClaimTerms(
@@ -132,3 +171,4 @@ async def test_the_workflow_intake_records_the_answer_to_an_idempotency_key(
     assert record.answer.status_code == 201
     assert record.answer.body["order_id"] == order.order_id
     assert record.answer.location == f"/orders/{order.order_id}"
+    await intake.relay.wait_started(order.order_id)  # it does not outlive the test server

@@ -1,12 +1,14 @@
-"""The activities count each order's lifecycle once, in the process that runs them, on the
-time-skipping test server with the real activities on a SQLite app database."""
+"""Each order's lifecycle is counted once, in the process that does each step: `placed` and
+`allocated` when the API accepts it (OrderActivities.accept), the rest in the activities
+that ship and deliver it; on the time-skipping test server with the real activities on a
+SQLite app database."""
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
 import pytest
-from lifecycle import an_order, outcome_of, running_workers
+from lifecycle import an_order, outcome_of, place, running_workers
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -16,7 +18,6 @@ from activities.orders import OrderActivities
 from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus, OrderType
 from store import queries
-from workflows.starter import place_order
 
 EVENTS = ("placed", "allocated", "shipped", "delivered", "failed", "rejected")
 PHASES = ("order", "shipping", "delivery", "fulfilment")
@@ -51,14 +52,18 @@ def moved(after: dict[str, float], before: dict[str, float]) -> dict[str, float]
 async def test_a_delivered_order_counts_each_event_once_and_observes_its_phase_hours(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
     before, hours_before = counts("ewr"), phase_hours("sum")
     observed_before = phase_hours("count")
     order = an_order(OrderLine("SKU-0005", 1), order_type=OrderType.EXPEDITED)
 
-    await place_order(time_skipping_env.client, order, task_queue=task_queue)
+    await place(time_skipping_env.client, sessions, network_spec, order, task_queue=task_queue)
+    accepted = moved(counts("ewr"), before)  # by the API as it accepted the order
     assert (await outcome_of(time_skipping_env, order)).status is OrderStatus.DELIVERED
+
+    assert accepted == {"placed": 1, "allocated": 1}
 
     assert moved(counts("ewr"), before) == {
         "placed": 1,
@@ -85,7 +90,7 @@ async def test_an_order_that_fails_to_ship_counts_failed_once_and_never_shipped(
     before = counts("ewr")
     order = an_order(OrderLine("SKU-0006", 1), order_type=OrderType.EXPEDITED)
 
-    await place_order(time_skipping_env.client, order, task_queue=task_queue)
+    await place(time_skipping_env.client, sessions, network_spec, order, task_queue=task_queue)
     assert (await outcome_of(time_skipping_env, order)).status is OrderStatus.FAILED
 
     assert moved(counts("ewr"), before) == {"placed": 1, "allocated": 1, "failed": 1}

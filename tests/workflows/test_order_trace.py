@@ -22,7 +22,7 @@ from activities.orders import OrderActivities
 from api.app import create_app
 from domain.access import Role
 from domain.network_spec import NetworkSpec
-from doms.settings import IntakeMode, Settings
+from doms.settings import Settings
 from observability.trace_context import untraced
 from observability.tracing import temporal_interceptors, trace_engine
 from store import api_keys
@@ -35,7 +35,9 @@ ORDER = {
     "destination": {"country": "US", "postal_code": "10001", "lat": 40.75, "lon": -73.99},
     "lines": [{"sku": "SKU-0001", "quantity": 2}],
 }
-ACTIVITIES = ("allocate", "ship", "record_delivery")
+# The placement is in the workflow's input (the API sourced and reserved): no `allocate`.
+ACTIVITIES = ("ship", "record_delivery")
+START_SPAN = "StartWorkflow:Order"  # the relay's start, in the trace of the POST
 
 
 @pytest.fixture
@@ -84,14 +86,11 @@ async def operator_key(database_url: str) -> str:
     return issued.token
 
 
-def api_settings(
-    env: WorkflowEnvironment, sqlite_url: str, task_queue: str, intake: IntakeMode
-) -> Settings:
+def api_settings(env: WorkflowEnvironment, sqlite_url: str, task_queue: str) -> Settings:
     return Settings(
         database_url=sqlite_url,
         temporal_address=env.client.service_client.config.target_host,
         task_queue=task_queue,
-        intake=intake,
         speedup=1.0,  # real hours: the test server skips them
     )
 
@@ -103,9 +102,8 @@ async def place_and_deliver(
     async with traced_api(settings, provider) as (app, http):
         placed = await http.post("/orders", json=ORDER)
         order_id = placed.json()["order_id"]
-        if settings.intake == "outbox":
-            with untraced():  # the test's own wait is no part of the order's trace
-                await app.state.intake.relay.wait_started(order_id)
+        with untraced():  # the test's own wait is no part of the order's trace
+            await app.state.intake.relay.wait_started(order_id)
         handle = env.client.get_workflow_handle(order_workflow_id(order_id))
         async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
             await handle.result()
@@ -162,20 +160,14 @@ def _is_sql(span: ReadableSpan) -> bool:
     return span.kind is SpanKind.CLIENT and any(key.startswith("db.") for key in attributes)
 
 
-@pytest.mark.parametrize(
-    ("intake", "start_span"),
-    [("outbox", "StartWorkflow:Order"), ("workflow", "StartUpdateWithStartWorkflow:Order")],
-)
 async def test_an_order_is_one_trace_from_its_post_to_its_delivery(
     time_skipping_env: WorkflowEnvironment,
     sqlite_url: str,
     traced_task_queue: str,
     provider: TracerProvider,
     exporter: InMemorySpanExporter,
-    intake: IntakeMode,
-    start_span: str,
 ) -> None:
-    settings = api_settings(time_skipping_env, sqlite_url, traced_task_queue, intake)
+    settings = api_settings(time_skipping_env, sqlite_url, traced_task_queue)
 
     placed, read = await place_and_deliver(time_skipping_env, settings, provider)
 
@@ -186,18 +178,21 @@ async def test_an_order_is_one_trace_from_its_post_to_its_delivery(
         "GET /orders/{order_id}",
         "POST /orders",
     ]
-    print(f"\ntrace {trace.trace_id} ({intake} intake):\n{trace.render()}")
+    print(f"\ntrace {trace.trace_id}:\n{trace.render()}")
     assert trace.root.kind is SpanKind.SERVER and trace.root.parent is None
     assert trace.orphans() == []
-    assert trace.parent_of(start_span) == "POST /orders"
+    assert trace.parent_of(START_SPAN) == "POST /orders"
     # TracingInterceptor: the workflow's spans are children of the span that started it.
-    assert trace.parent_of("RunWorkflow:Order") == start_span
+    assert trace.parent_of("RunWorkflow:Order") == START_SPAN
     for activity in ACTIVITIES:
-        assert trace.parent_of(f"StartActivity:{activity}") == start_span
+        assert trace.parent_of(f"StartActivity:{activity}") == START_SPAN
         assert trace.parent_of(f"RunActivity:{activity}") == f"StartActivity:{activity}"
     assert {f"RunActivity:{activity}" for activity in ACTIVITIES} <= trace.sql_parents()
-    if intake == "outbox":  # the API sources and reserves: those statements are the request's
-        assert "POST /orders" in trace.sql_parents()
+    # The workflow did not source the order again: its placement came in its input.
+    allocating = {"StartActivity:allocate", "RunActivity:allocate"}
+    assert [span.name for span in spans if span.name in allocating] == []
+    # The API sources and reserves: those statements are the request's.
+    assert "POST /orders" in trace.sql_parents()
 
     assert trace.root.context is not None
     _, header_trace_id, header_span_id, _ = placed.headers["traceparent"].split("-")

@@ -7,10 +7,11 @@ import time
 from contextlib import AsyncExitStack
 
 import pytest
-from lifecycle import an_order, outcome_of, running_workers, stock
+from lifecycle import an_order, handle_of, outcome_of, place, running_workers, stock
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.faults import FaultInjector
@@ -18,9 +19,8 @@ from activities.messages import Dispatch, ShipInput
 from activities.orders import OrderActivities
 from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
-from store import queries
+from store import outbox, queries
 from store.models import ShipmentRow
-from workflows.starter import place_order
 
 
 class FlakyShipping(OrderActivities):
@@ -39,13 +39,14 @@ class FlakyShipping(OrderActivities):
 async def test_an_order_lives_its_simulated_hours_in_seconds(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
     client = time_skipping_env.client
     order = an_order()
     started = time.monotonic()
 
-    placement = await place_order(client, order, task_queue=task_queue)
+    placement = await place(client, sessions, network_spec, order, task_queue=task_queue)
     outcome = await outcome_of(time_skipping_env, order)
 
     assert placement.status is OrderStatus.ALLOCATED
@@ -72,7 +73,7 @@ async def test_a_transient_shipping_failure_is_retried_and_the_order_ships_once(
     task_queue = await running_workers(client, FlakyShipping(sessions, network_spec), worker_stack)
     order = an_order(OrderLine("SKU-0002", 3))
 
-    await place_order(client, order, task_queue=task_queue)
+    await place(client, sessions, network_spec, order, task_queue=task_queue)
     outcome = await outcome_of(time_skipping_env, order)
 
     assert outcome.status is OrderStatus.DELIVERED
@@ -96,7 +97,7 @@ async def test_a_step_that_exhausts_its_retries_fails_the_order_and_gives_the_st
     task_queue = await running_workers(client, always_down, worker_stack)
     order = an_order(OrderLine("SKU-0003", 4))
 
-    await place_order(client, order, task_queue=task_queue)
+    await place(client, sessions, network_spec, order, task_queue=task_queue)
     reserved_while_trying = await stock(sessions, "ewr", "SKU-0003")
     outcome = await outcome_of(time_skipping_env, order)
 
@@ -112,15 +113,22 @@ async def test_a_step_that_exhausts_its_retries_fails_the_order_and_gives_the_st
 async def test_an_order_beyond_the_stock_of_any_centre_is_rejected_with_its_short_lines(
     time_skipping_env: WorkflowEnvironment,
     sessions: async_sessionmaker[AsyncSession],
+    network_spec: NetworkSpec,
     task_queue: str,
 ) -> None:
+    """Rejected when accepted, in the API: recorded so, and no workflow is ever started."""
     client = time_skipping_env.client
     order = an_order(OrderLine("SKU-0003", 1), OrderLine("SKU-0004", 10_000))
 
-    placement = await place_order(client, order, task_queue=task_queue)
-    outcome = await outcome_of(time_skipping_env, order)
+    placement = await place(client, sessions, network_spec, order, task_queue=task_queue)
 
     assert placement.status is OrderStatus.REJECTED
     assert [(s.sku, s.requested) for s in placement.shortages] == [("SKU-0004", 10_000)]
-    assert outcome.status is OrderStatus.REJECTED
+    async with sessions() as session:
+        view = await queries.get_order(session, order.order_id)
+        queued = await outbox.is_pending(session, order.order_id)
+    assert view is not None and view.status == OrderStatus.REJECTED
+    assert not queued  # nothing for the relay to start
+    with pytest.raises(RPCError):  # not found: the order has no workflow
+        await handle_of(client, order).describe()
     assert (await stock(sessions, "ewr", "SKU-0003"))[1] == 0

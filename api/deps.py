@@ -1,4 +1,7 @@
-"""Dependencies of the routes, as Annotated aliases so routes read as plain signatures."""
+"""Dependencies of the routes, as Annotated aliases so routes read as plain signatures.
+
+Each is `async def`, even where it awaits nothing: FastAPI runs a plain `def` dependency on
+its thread pool, a thread hop per request for reading app state."""
 
 from __future__ import annotations
 
@@ -13,17 +16,17 @@ from api.intake import Intake
 from doms.settings import Settings
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _temporal(request: Request) -> Client:
+async def _temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
 
-def _intake(request: Request) -> Intake:
+async def _intake(request: Request) -> Intake:
     intake: Intake = request.app.state.intake
     return intake
 

@@ -30,6 +30,10 @@ def _handler(module: str, name: str) -> Handler:
     return handle
 
 
+# uvicorn keeps an idle connection open this long (seconds).
+KEEP_ALIVE_SECONDS = 75
+
+
 def _arguments(module: str, name: str) -> Arguments:
     def add(parser: argparse.ArgumentParser) -> None:
         function: Arguments = getattr(import_module(f"doms.{module}"), name)
@@ -82,6 +86,9 @@ def _api(settings: Settings, _: argparse.Namespace) -> int:
         port=settings.api_port,
         log_level="warning",
         access_log=False,
+        # Longer than a client's pause between bursts (uvicorn's 5 s closed the bench's idle
+        # connections as it sent on them: a ReadError) and than a proxy's idle upstream time.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
 

@@ -495,7 +495,8 @@ def _system_arguments(benchmarks: argparse._SubParsersAction[argparse.ArgumentPa
         "--database-url",
         metavar="URL",
         help="the stacks' app database (default: a fresh SQLite file each); a PostgreSQL "
-        "database should be empty, since its orders count in the figures",
+        "database should be empty: the figures count only the run's own orders, but what "
+        "another left in flight loads the stack",
     )
     system.add_argument("--seed", type=int, default=42, help="seed of the generated orders")
     system.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")

@@ -127,16 +127,13 @@ async def state_of(session: AsyncSession, order_id: str, fc_id: str) -> ParcelSt
     return None if state is None else ParcelState(state)
 
 
-async def lines_by_centre(
-    session: AsyncSession, order_id: str, fc_id: str | None = None
-) -> dict[str, list[OrderLine]]:
+async def lines_by_centre(session: AsyncSession, order_id: str) -> dict[str, list[OrderLine]]:
+    """The order's lines, per centre it takes them from (one centre's: `lines_at`)."""
     query = (
         select(AllocationRow.fc_id, AllocationRow.sku, AllocationRow.quantity)
         .where(AllocationRow.order_id == order_id)
         .order_by(AllocationRow.fc_id, AllocationRow.sku)
     )
-    if fc_id is not None:
-        query = query.where(AllocationRow.fc_id == fc_id)
     found: dict[str, list[OrderLine]] = {}
     for centre, sku, quantity in await session.execute(query):
         found.setdefault(centre, []).append(OrderLine(sku, quantity))

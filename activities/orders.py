@@ -277,11 +277,10 @@ class Decision:
 
 @dataclasses.dataclass(frozen=True)
 class StartTerms:
-    """The outbox intake: the workflow's start queued with the order, leased to the
-    accepting process's relay until `leased_until`."""
+    """The outbox intake: the workflow's start queued with the order, in the trace of the
+    request that placed it."""
 
     traceparent: str | None
-    leased_until: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,9 +295,7 @@ class _Outcome:
             order = dataclasses.replace(order, then_answer=self.answer(placement))
         if self.start is not None:
             started = dataclasses.replace(self.request, placement=placement)
-            start = WorkflowStart(
-                request_to_json(started), self.start.traceparent, self.start.leased_until
-            )
+            start = WorkflowStart(request_to_json(started), self.start.traceparent)
             order = dataclasses.replace(order, then_start=start)
         return order
 

@@ -35,7 +35,7 @@ STOP_RECHECK_SECONDS = 1.0
 
 @asynccontextmanager
 async def _running(*jobs: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    """Background jobs (the relay, the key sweeper) work while the app serves."""
+    """Background jobs (the key sweeper) work while the app serves."""
     tasks = [asyncio.create_task(job) for job in jobs]
     try:
         yield
@@ -83,7 +83,7 @@ def create_app(
             app.state.sessions,
             CrashPoint(settings.fault_crash_after_accept),
         )
-        async with _running(sweep_expired_keys(app.state.sessions), relay.run()):
+        async with _running(sweep_expired_keys(app.state.sessions)):
             yield
         await engine.dispose()
         await flush_spans(tracer_provider)

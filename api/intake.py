@@ -1,8 +1,8 @@
 """Placing an order: validate what the schema cannot, place it, map the answer to HTTP.
 
 The API sources the order and reserves its stock in the app database, with the start of its
-workflow queued in the same transaction (an outbox); the relay starts the workflow right
-after, with the placement in its input. The answer waits on the database only, never on
+workflow queued in the same transaction (an outbox); the relay (`doms relay`) starts the
+workflow, with the placement in its input. The answer waits on the database only, never on
 Temporal.
 """
 
@@ -26,7 +26,7 @@ from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destin
 from doms.settings import Settings
 from observability.trace_context import current_trace_id, current_traceparent
 from store.idempotency import AnswerToKey, IdempotencyKey, StoredAnswer
-from workflows.relay import HANDED_LEASE, OutboxRelay
+from workflows.relay import OutboxRelay
 
 
 def new_order_id() -> str:
@@ -82,7 +82,7 @@ class Intake:
     settings: Settings
     temporal: Client
     placing: OrderActivities
-    relay: OutboxRelay
+    relay: OutboxRelay  # not running: starts an order now when an action on it cannot wait
     sessions: async_sessionmaker[AsyncSession]
     # A testing fault (activities/faults.py): dies between committing and answering.
     crash_after_accept: CrashPoint = dataclasses.field(default_factory=lambda: CrashPoint(None))
@@ -95,12 +95,10 @@ class Intake:
         at = datetime.now(UTC)
         request = dataclasses.replace(request, placed_at=at)
         # The relay starts the workflow in this request's trace (workflows/relay.py).
-        start = StartTerms(current_traceparent(), at + HANDED_LEASE)
+        start = StartTerms(current_traceparent())
         answer = None if key is None else _answering(key, request)
         placement = await self.placing.accept(request, at, start, answer)
         self.crash_after_accept.reached()  # committed, not yet answered
-        if placement.status in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
-            self.relay.hand(dataclasses.replace(request, placement=placement), start.traceparent)
         if problem := problem_of(placement):
             raise problem
         return placement

@@ -20,7 +20,7 @@ from doms.experiment import START_ATTEMPTS, CellError, System
 from doms.local_system import NO_RATE_LIMIT, local_system_env
 from doms.network_file import load_network_spec
 
-ROLES = ("temporal", "worker", "api")  # the long-running children of `doms up`
+ROLES = ("temporal", "worker", "relay", "api")  # the long-running children of `doms up`
 BENCH = "bench"  # this process: the load generator, and the baseline's worker
 MB = 1_000_000  # the targets are in MB; 10^6 bytes is the stricter reading
 _STOCK_LINE = re.compile(r"^units_per_sku\s*=\s*\d+\s*$", re.MULTILINE)

@@ -61,6 +61,16 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _relay(settings: Settings, _: argparse.Namespace) -> int:
+    from doms.gc_tuning import tune_for_serving
+    from doms.relay_process import run_relay
+
+    configure_logging("relay")
+    tune_for_serving()
+    asyncio.run(run_relay(settings))
+    return 0
+
+
 def _worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fc", action="append", metavar="ID", help="serve this FC's task queue (repeatable)"
@@ -115,8 +125,9 @@ def _seed(settings: Settings, _: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "up": (_up, "run the whole system locally: Temporal dev server, database, worker, API"),
+    "up": (_up, "run the whole system locally: Temporal dev server, database, worker, relay, API"),
     "worker": (_worker, "run the Temporal worker: the order workflow and FC task queues"),
+    "relay": (_relay, "run the outbox relay: start the workflows of the orders the API accepted"),
     "api": (_api, "run the HTTP API"),
     "migrate": (_migrate, "upgrade the app database to the newest schema"),
     "seed": (_seed, "add the default fulfilment network and stock (idempotent)"),

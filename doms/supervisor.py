@@ -1,4 +1,5 @@
-"""`doms up`: start Temporal, the database, the worker and the API; stop them all on Ctrl-C."""
+"""`doms up`: start Temporal, the database, the worker, the relay and the API; stop them all on
+Ctrl-C."""
 
 from __future__ import annotations
 
@@ -150,6 +151,8 @@ class Supervisor:
         self.keys = await ensure_local_keys(self.settings.app_database_url, self.settings.var_dir)
         _say("starting the worker")
         self.start_doms("worker")
+        _say("starting the outbox relay")
+        self.start_doms("relay")
         _say(f"starting the API on {self.settings.api_url}")
         self.start_doms("api")
         await self._wait_for_api()

@@ -93,7 +93,6 @@ class NewOrder:
 class WorkflowStart:
     request: Mapping[str, Any]  # the workflow's input as JSON
     traceparent: str | None = None  # W3C: the workflow is started in the placing request's trace
-    leased_until: datetime | None = None  # held by the accepting process's relay until then
 
 
 @dataclass(frozen=True)
@@ -415,14 +414,7 @@ async def _add_order(
     )
     start = order.then_start
     if start is not None and status is not OrderStatus.REJECTED:  # a rejection is final
-        await outbox.add(
-            session,
-            order.order_id,
-            start.request,
-            order.placed_at,
-            start.traceparent,
-            start.leased_until,
-        )
+        await outbox.add(session, order.order_id, start.request, order.placed_at, start.traceparent)
     if order.then_answer is not None:
         await idempotency.complete(session, order.then_answer)
 

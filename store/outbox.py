@@ -14,19 +14,32 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Table,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import WorkflowOutboxRow
 
 OUTBOX: Table = WorkflowOutboxRow.__table__  # type: ignore[assignment]  # a Table at runtime
 _ADD = insert(OUTBOX)  # built once: it is on every order's path
+_FREE = or_(OUTBOX.c.leased_until.is_(None), OUTBOX.c.leased_until < bindparam("now"))
+_ANY_FREE = select(OUTBOX.c.order_id).where(_FREE).limit(1)
 
 
 @dataclass(frozen=True)
 class PendingStart:
     order_id: str
-    request: dict[str, Any]  # the workflow's input as JSON
+    request: str  # the workflow's input, as the JSON text stored: started without decoding
     traceparent: str | None
     attempts: int
 
@@ -37,10 +50,8 @@ async def add(
     request: Mapping[str, Any],
     at: datetime,
     traceparent: str | None = None,
-    leased_until: datetime | None = None,
 ) -> None:
-    """Queue the start of an order's workflow; part of the caller's transaction. With
-    `leased_until`, the caller's process holds it until then (its relay starts it)."""
+    """Queue the start of an order's workflow; part of the caller's transaction."""
     await session.execute(
         _ADD,
         {
@@ -48,9 +59,14 @@ async def add(
             "request": dict(request),
             "created_at": at,
             "traceparent": traceparent,
-            "leased_until": leased_until,
+            "leased_until": None,
         },
     )
+
+
+async def has_free(session: AsyncSession, now: datetime) -> bool:
+    """Whether any row waits that no relay holds: a read, so polling takes no write lock."""
+    return (await session.execute(_ANY_FREE, {"now": now})).first() is not None
 
 
 async def lease(
@@ -77,7 +93,12 @@ async def lease(
         update(OUTBOX)
         .where(OUTBOX.c.order_id.in_(candidates.scalar_subquery()), free)
         .values(leased_until=now + lease_for, attempts=OUTBOX.c.attempts + 1)
-        .returning(OUTBOX.c.order_id, OUTBOX.c.request, OUTBOX.c.traceparent, OUTBOX.c.attempts)
+        .returning(
+            OUTBOX.c.order_id,
+            cast(OUTBOX.c.request, Text),  # the stored text, not decoded
+            OUTBOX.c.traceparent,
+            OUTBOX.c.attempts,
+        )
     )
     rows = [PendingStart(*row) for row in taken.all()]
     await session.commit()

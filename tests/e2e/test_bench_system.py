@@ -14,7 +14,7 @@ import pytest
 BENCH_TIMEOUT_SECONDS = 300  # four `doms up` starts on a busy machine are most of it
 ORDERS, BASELINE, RATES, RATE_SECONDS, IN_FLIGHT = 30, 30, (5, 10), 2, 50
 TRACING_ORDERS = 10  # one round: an untraced and a traced stack
-STACK = {"temporal", "worker", "api"}
+STACK = {"temporal", "worker", "relay", "api"}
 
 
 async def bench_system(*args: str) -> tuple[int, str, str]:

@@ -297,7 +297,7 @@ def test_every_doms_service_runs_a_real_doms_command_with_real_flags(
         assert isinstance(command, list) and command[0] in COMMANDS, (name, command)
         parse_doms_command(name, command)
     commands = {service["command"][0] for service in doms_services.values()}
-    assert {"migrate", "seed", "worker", "api"} <= commands
+    assert {"migrate", "seed", "worker", "relay", "api"} <= commands
 
 
 def test_every_variable_of_a_doms_process_is_a_real_setting(
@@ -373,7 +373,9 @@ def test_temporal_runs_on_postgresql_with_a_production_shard_count(
 def test_no_doms_process_starts_before_the_schema_stock_and_search_attributes_exist(
     services: dict[str, Service], doms_services: dict[str, Service]
 ) -> None:
-    long_running = [n for n, s in doms_services.items() if s["command"][0] in {"worker", "api"}]
+    long_running = [
+        n for n, s in doms_services.items() if s["command"][0] in {"worker", "relay", "api"}
+    ]
 
     assert long_running
     for name in long_running:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,8 +40,12 @@ async def test_an_accepted_order_and_its_start_are_written_together(
     assert await desk.allocate(order)
 
     async with db_sessions() as session:
+        waiting = await outbox.has_free(session, NOW)
         [row] = await outbox.lease(session, NOW, LEASE, limit=10)
-    assert (row.order_id, row.request, row.traceparent) == (
+        after_lease = await outbox.has_free(session, NOW)
+    assert waiting and not after_lease
+    # The stored JSON text, which the relay passes to Temporal as it is.
+    assert (row.order_id, json.loads(row.request), row.traceparent) == (
         order.order_id,
         {"order_id": order.order_id},
         "00-abc-def-01",

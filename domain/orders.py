@@ -1,7 +1,8 @@
-"""What a customer orders, and where it may go."""
+"""What a customer orders, where it may go, and the statuses it passes through."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,9 +26,42 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"  # could not be served at placement, e.g. out of stock
 
 
-FINAL_STATUSES: frozenset[OrderStatus] = frozenset(
-    {OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.FAILED, OrderStatus.REJECTED}
-)
+# The order's lifecycle: the statuses that may follow each. Nothing follows a final status.
+NEXT_STATUSES: Mapping[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.RECEIVED: frozenset(
+        {
+            OrderStatus.ALLOCATED,
+            OrderStatus.BACKORDERED,
+            OrderStatus.REJECTED,
+            OrderStatus.FAILED,
+            OrderStatus.CANCELLED,
+        }
+    ),
+    OrderStatus.BACKORDERED: frozenset(
+        {OrderStatus.ALLOCATED, OrderStatus.CANCELLED, OrderStatus.FAILED}
+    ),
+    OrderStatus.ALLOCATED: frozenset(
+        {OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.FAILED}
+    ),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED, OrderStatus.FAILED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.FAILED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+}
+FINAL_STATUSES = frozenset(status for status, after in NEXT_STATUSES.items() if not after)
+# Until dispatch a customer may cancel an order that is not final; a new destination
+# re-sources the stock an order holds, so only an allocated order may move.
+MAY_CHANGE_DESTINATION = frozenset({OrderStatus.ALLOCATED})
+
+
+def may_follow(current: OrderStatus, following: OrderStatus) -> bool:
+    return following in NEXT_STATUSES[current]
+
+
+def statuses_before(status: OrderStatus) -> frozenset[OrderStatus]:
+    """The statuses `status` may directly follow."""
+    return frozenset(before for before, after in NEXT_STATUSES.items() if status in after)
 
 
 class Mode(StrEnum):

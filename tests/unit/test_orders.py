@@ -4,7 +4,6 @@ import pytest
 
 from domain.countries import HOME_COUNTRY, ISO_COUNTRY_CODES, is_known_country
 from domain.orders import (
-    FINAL_STATUSES,
     Destination,
     OrderLine,
     OrderStatus,
@@ -49,16 +48,6 @@ def test_international_orders_ship_abroad_only() -> None:
 def test_an_unknown_country_is_reported_whatever_the_order_type(order_type: OrderType) -> None:
     assert destination_error(order_type, "ZZ") == "unknown country code 'ZZ'"
     assert destination_error(order_type, "us") == "unknown country code 'us'"
-
-
-def test_an_order_is_finished_once_delivered_cancelled_failed_or_rejected() -> None:
-    assert {
-        OrderStatus.DELIVERED,
-        OrderStatus.CANCELLED,
-        OrderStatus.FAILED,
-        OrderStatus.REJECTED,
-    } == FINAL_STATUSES
-    assert OrderStatus.BACKORDERED not in FINAL_STATUSES
 
 
 def test_statuses_and_types_travel_as_their_plain_names() -> None:

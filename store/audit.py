@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.orders import FINAL_STATUSES, OrderStatus
+from domain.orders import FINAL_STATUSES, OrderStatus, may_follow
 from store.inventory import StockKey
 from store.models import (
     AllocationRow,
@@ -41,9 +41,6 @@ from store.models import (
 )
 
 STOCK_COLUMNS = ("on_hand", "available", "reserved", "shipped")
-# Ended orders whose parcels may not have shipped in full: a failure after a partial dispatch.
-_MAY_SHIP_IN_PART = frozenset({OrderStatus.FAILED})
-_SHIP_NOTHING = frozenset({OrderStatus.CANCELLED, OrderStatus.REJECTED})
 
 
 @dataclass(frozen=True)
@@ -246,11 +243,11 @@ def _shipped_as_status_says(
     shipped = shipped or Counter()
     if status is OrderStatus.DELIVERED:
         return shipped == (ordered or Counter())
-    if status in _SHIP_NOTHING:
-        return not shipped
-    if status in _MAY_SHIP_IN_PART:  # never more than it ordered
-        return not shipped - (ordered or Counter())
-    return True  # still in flight: reported as not final
+    if status not in FINAL_STATUSES:
+        return True  # still in flight: reported as not final
+    if may_follow(OrderStatus.SHIPPED, status):  # e.g. a failure after a partial dispatch
+        return not shipped - (ordered or Counter())  # never more than it ordered
+    return not shipped
 
 
 async def _units_by_order(

@@ -19,7 +19,16 @@ from sqlalchemy import Float, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.orders import FINAL_STATUSES, Destination, Mode, OrderLine, OrderStatus, OrderType
+from domain.orders import (
+    FINAL_STATUSES,
+    MAY_CHANGE_DESTINATION,
+    Destination,
+    Mode,
+    OrderLine,
+    OrderStatus,
+    OrderType,
+    statuses_before,
+)
 from domain.timings import Timings, order_hours
 from store import idempotency, inventory, outbox, reservations
 from store.db import BULK, changed_one_row
@@ -47,9 +56,11 @@ SHIPMENTS: Table = ShipmentRow.__table__  # type: ignore[assignment]
 _ADD_LINES = insert(LINES)
 _ADD_SHIPMENT = insert(SHIPMENTS)
 _THIS_ORDER = ORDERS.c.order_id == bindparam("b_order")
+# Allocated, or shipped already: a split order's next parcel ships too.
+_MAY_SHIP = statuses_before(OrderStatus.SHIPPED) | {OrderStatus.SHIPPED}
 _SHIP_ORDER = (
     update(ORDERS)
-    .where(_THIS_ORDER, ORDERS.c.status.in_([OrderStatus.ALLOCATED, OrderStatus.SHIPPED]))
+    .where(_THIS_ORDER, ORDERS.c.status.in_(_MAY_SHIP))
     .values(
         status=OrderStatus.SHIPPED.value,
         shipped_at=bindparam("b_at", type_=UTCDateTime()),
@@ -300,7 +311,7 @@ class OrderWrites:
             units = reservations.units_of(lines, parcels)
             moved = await session.execute(
                 update(OrderRow)
-                .where(OrderRow.order_id == order_id, OrderRow.status == OrderStatus.ALLOCATED)
+                .where(OrderRow.order_id == order_id, OrderRow.status.in_(MAY_CHANGE_DESTINATION))
                 .values(
                     destination_country=destination.country,
                     destination_postal_code=destination.postal_code,

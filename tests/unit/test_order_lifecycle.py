@@ -1,10 +1,11 @@
-"""The order's lifecycle, written once in domain/orders.py."""
+"""The order's lifecycle, written once in domain/orders.py, and the store's guards built on it."""
 
 from __future__ import annotations
 
 from itertools import pairwise
 
 import pytest
+from sqlalchemy import Update
 
 from domain.orders import (
     FINAL_STATUSES,
@@ -14,6 +15,7 @@ from domain.orders import (
     may_follow,
     statuses_before,
 )
+from store import orders as store_orders
 
 OPEN_STATUSES = frozenset(OrderStatus) - FINAL_STATUSES
 
@@ -26,6 +28,12 @@ def reachable_from(status: OrderStatus) -> set[OrderStatus]:
             reached.add(following)
             todo.append(following)
     return reached
+
+
+def statuses_let_through(statement: Update) -> set[str]:
+    """The statuses a prebuilt UPDATE's `status IN (...)` lets through."""
+    binds = statement.compile().binds.values()
+    return {str(status) for bind in binds if bind.expanding for status in bind.value}
 
 
 def test_every_status_has_its_place_in_the_table() -> None:
@@ -107,3 +115,10 @@ def test_only_a_failed_order_may_have_shipped_some_of_its_parcels() -> None:
 def test_only_an_allocated_order_may_change_its_destination() -> None:
     assert {OrderStatus.ALLOCATED} == MAY_CHANGE_DESTINATION
     assert MAY_CHANGE_DESTINATION <= OPEN_STATUSES
+
+
+def test_the_store_ships_an_order_the_table_lets_ship_and_a_split_orders_next_parcel() -> None:
+    let_through = statuses_let_through(store_orders._SHIP_ORDER)
+
+    assert let_through == statuses_before(OrderStatus.SHIPPED) | {OrderStatus.SHIPPED}
+    assert let_through == {OrderStatus.ALLOCATED, OrderStatus.SHIPPED}

@@ -46,7 +46,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
     from domain.clock import SimClock
     from domain.network import task_queue_of
-    from domain.orders import FINAL_STATUSES, CarrierMode, Destination, OrderStatus
+    from domain.orders import (
+        FINAL_STATUSES,
+        MAY_CHANGE_DESTINATION,
+        CarrierMode,
+        Destination,
+        OrderStatus,
+        may_follow,
+    )
     from domain.timings import reported
     from workflows.search_attributes import FULFILMENT_CENTRE, ORDER_STATUS
 
@@ -71,6 +78,9 @@ FC_STEP_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=20),
     maximum_attempts=6,
 )
+
+# Logged when the order's status changes in a way the lifecycle's table does not allow.
+LEFT_THE_LIFECYCLE = "order status went from %s to %s, which the lifecycle does not allow"
 
 
 Command = TypeVar("Command")
@@ -386,7 +396,7 @@ class OrderWorkflow:
         if self._gate_closed:
             return "another change to this order is in progress; try again"
         placed = self._placement is not None
-        if need_allocated and placed and self._status is not OrderStatus.ALLOCATED:
+        if need_allocated and placed and self._status not in MAY_CHANGE_DESTINATION:
             return f"only an allocated order can move; this one is {self._status}"
         return None
 
@@ -406,7 +416,11 @@ class OrderWorkflow:
             workflow.upsert_search_attributes([FULFILMENT_CENTRE.value_set(centres)])
 
     def _set_status(self, status: OrderStatus) -> None:
+        """A change the lifecycle does not allow (domain/orders.py) is logged, not refused:
+        refusing would fail the workflow task again on every retry."""
         if status is not self._status:
+            if not may_follow(self._status, status):
+                workflow.logger.warning(LEFT_THE_LIFECYCLE, self._status, status)
             self._status = status
             workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
 

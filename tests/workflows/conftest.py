@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 
 import pytest
@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.orders import OrderActivities
 from domain.network_spec import NetworkSpec
 from doms.network_file import load_network_spec
+from workflows.order import LEFT_THE_LIFECYCLE
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,13 @@ async def task_queue(
     """A fresh task queue served by workers with the real activities."""
     activities = OrderActivities(sessions, network_spec)
     return await running_workers(time_skipping_env.client, activities, worker_stack)
+
+
+@pytest.fixture(autouse=True)
+def keeps_to_the_lifecycle(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every order these tests drive changes status only as domain/orders.py's table allows:
+    the workflow logs a change it does not."""
+    yield
+    logged = caplog.get_records("call")
+    left = [r.getMessage() for r in logged if str(r.msg).startswith(LEFT_THE_LIFECYCLE)]
+    assert left == []

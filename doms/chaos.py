@@ -70,6 +70,7 @@ class ChaosPlan:
     orders: int = 200
     worker_kills: int = 5
     temporal_restarts: int = 1
+    relay_kills: int = 2
     kill_interval: float = 0.0  # at least this many seconds between two kills
     cancel_share: float = DEFAULT_CANCEL_SHARE
     split_share: float = DEFAULT_SPLIT_SHARE
@@ -114,6 +115,7 @@ class ChaosReport:
     plan: ChaosPlan
     worker_kills: int = 0
     temporal_restarts: int = 0
+    relay_kills: int = 0
     placed: int = 0
     refused: Counter[int] = field(default_factory=Counter)  # POST /orders answers not 201
     cancels: Counter[int] = field(default_factory=Counter)  # cancel answers by status code
@@ -143,6 +145,7 @@ class ChaosReport:
         rows = [
             ("worker kills", str(self.worker_kills)),
             ("Temporal restarts", str(self.temporal_restarts)),
+            ("relay kills", str(self.relay_kills)),
             ("in flight at kills", ", ".join(map(str, self.kills_with_orders_in_flight)) or "-"),
             ("orders placed", f"{self.placed} of {self.plan.orders}"
              + (f"; refused {dict(self.refused)}" if self.refused else "")),
@@ -308,12 +311,13 @@ async def _break_things(
 ) -> None:
     """Kill as planned, each time once orders are in flight and the current worker has
     moved one on; stop early when the batch is placed and nothing is left in flight."""
-    events = kill_schedule(plan.worker_kills, plan.temporal_restarts)
+    events = kill_schedule(plan.worker_kills, plan.temporal_restarts, plan.relay_kills)
     progress_at_start = await _progress(sessions)
     last_kill = -float("inf")
     next_report = time.monotonic()
     while events:
         stack.restart_worker_if_exited()
+        stack.restart_relay_if_exited()
         in_flight = await _in_flight(sessions)
         progress = await _progress(sessions)
         now = time.monotonic()
@@ -321,7 +325,8 @@ async def _break_things(
             say(
                 f"in flight {in_flight}, shipped or ended {progress}; worker kills "
                 f"{report.worker_kills}/{plan.worker_kills}, Temporal restarts "
-                f"{report.temporal_restarts}/{plan.temporal_restarts}"
+                f"{report.temporal_restarts}/{plan.temporal_restarts}, relay kills "
+                f"{report.relay_kills}/{plan.relay_kills}"
             )
             next_report = now + REPORT_EVERY_SECONDS
         if placing.done() and placing.exception() is not None:
@@ -342,6 +347,10 @@ async def _break_things(
                 report.worker_kills += 1
                 say(f"SIGKILL worker #{report.worker_kills} with {in_flight} orders in flight")
                 stack.kill_worker()
+            elif event == "relay":
+                report.relay_kills += 1
+                say(f"SIGKILL relay #{report.relay_kills} with {in_flight} orders in flight")
+                stack.kill_relay()
             else:
                 report.temporal_restarts += 1
                 say(f"SIGKILL Temporal #{report.temporal_restarts} with {in_flight} in flight")
@@ -357,13 +366,18 @@ def _timed(say: Say, started: float) -> Say:
     return lambda message: say(f"[{time.monotonic() - started:6.1f} s] {message}")
 
 
-def kill_schedule(worker_kills: int, temporal_restarts: int) -> list[str]:
+def kill_schedule(worker_kills: int, temporal_restarts: int, relay_kills: int = 0) -> list[str]:
     """Temporal restarts spread evenly among the worker kills, after the first of them:
-    e.g. 5 and 1 give worker, worker, temporal, worker, worker, worker."""
+    e.g. 5 and 1 give worker, worker, temporal, worker, worker, worker. Relay kills are then
+    spread evenly among those: 5, 1 and 2 give worker, worker, relay, temporal, worker, relay,
+    worker, worker."""
     events = ["worker"] * worker_kills
     for n in range(temporal_restarts, 0, -1):
         at = worker_kills * n // (temporal_restarts + 1)
         events.insert(max(at, min(1, worker_kills)), "temporal")
+    others = len(events)
+    for n in range(relay_kills, 0, -1):
+        events.insert(others * n // (relay_kills + 1), "relay")
     return events
 
 
@@ -489,6 +503,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"server (default {defaults.temporal_restarts})",
     )
     parser.add_argument(
+        "--relay-kills",
+        type=_count,
+        default=defaults.relay_kills,
+        help=f"times to SIGKILL the outbox relay (default {defaults.relay_kills})",
+    )
+    parser.add_argument(
         "--kill-interval",
         type=float,
         default=defaults.kill_interval,
@@ -549,6 +569,7 @@ def run_command(_: Settings, args: argparse.Namespace) -> int:
         orders=args.orders,
         worker_kills=args.worker_kills,
         temporal_restarts=args.restart_temporal,
+        relay_kills=args.relay_kills,
         kill_interval=args.kill_interval,
         cancel_share=args.cancel_share,
         split_share=args.split_share,

@@ -34,7 +34,7 @@ def settings_of(env: Mapping[str, str]) -> Settings:
 
 
 class ChaosStack:
-    """Temporal dev server (file-backed), app database, one worker and the API."""
+    """Temporal dev server (file-backed), app database, one worker, the relay and the API."""
 
     def __init__(self, var_dir: Path, speedup: float, **settings: str) -> None:
         var_dir.mkdir(parents=True, exist_ok=True)
@@ -42,6 +42,7 @@ class ChaosStack:
         self.settings = settings_of(self.env)
         self._supervisor = Supervisor(self.settings, self.env)
         self.worker_starts = 1
+        self.relay_starts = 1
         self.temporal_starts = 1
         self.unplanned_exits: list[str] = []
         # The worker seen serving: its log is not read again on each poll (it keeps growing).
@@ -87,6 +88,30 @@ class ChaosStack:
     @property
     def api(self) -> ManagedProcess:
         return self._child("doms api")
+
+    @property
+    def relay(self) -> ManagedProcess:
+        return self._child("doms relay")
+
+    def kill_relay(self) -> None:
+        """SIGKILL the outbox relay and start a new one at once: the rows it had leased wait
+        out their lease, then the new one starts them (a start is idempotent)."""
+        relay = self.relay
+        relay.kill()
+        self._restart_relay(relay)
+
+    def restart_relay_if_exited(self) -> bool:
+        relay = self.relay
+        if relay.returncode is None:
+            return False
+        self.unplanned_exits.append(f"relay exited with {relay.returncode}")
+        self._restart_relay(relay)
+        return True
+
+    def _restart_relay(self, dead: ManagedProcess) -> None:
+        self._supervisor.children.remove(dead)
+        self.relay_starts += 1
+        self._supervisor.start_doms("relay", log_name=f"relay-{self.relay_starts}")
 
     def kill_worker(self) -> None:
         """SIGKILL the worker and start a new one at once (as a supervisor would)."""

@@ -25,6 +25,25 @@ def test_temporal_restarts_are_spread_among_the_worker_kills(
     assert kill_schedule(workers, temporals) == expected
 
 
+@pytest.mark.parametrize(
+    ("workers", "temporals", "relays", "expected"),
+    [
+        (0, 0, 1, ["relay"]),
+        (1, 0, 1, ["relay", "worker"]),
+        (
+            5,
+            1,
+            2,
+            ["worker", "worker", "relay", "temporal", "worker", "relay", "worker", "worker"],
+        ),
+    ],
+)
+def test_relay_kills_are_spread_among_the_other_kills(
+    workers: int, temporals: int, relays: int, expected: list[str]
+) -> None:
+    assert kill_schedule(workers, temporals, relays) == expected
+
+
 def test_an_api_key_travels_as_a_bearer_token_and_none_sends_no_header() -> None:
     assert api_headers("k-1") == {"Authorization": "Bearer k-1"}
     assert api_headers(None) == {}

@@ -24,6 +24,7 @@ from doms.bench_stack import (
     stack_names,
 )
 from doms.bench_system import IntakeRate
+from doms.bench_targets import TARGET_RATE_SECONDS
 from doms.cli import build_parser
 from doms.network_file import load_network_spec
 
@@ -33,7 +34,7 @@ def test_system_arguments_default_to_the_issue_s_benchmark() -> None:
 
     assert (args.orders, args.baseline_workflows, args.in_flight) == (1000, 1000, 10_000)
     assert args.rates == [50, 100, 200]
-    assert (args.rate_seconds, args.skip) == (10, [])
+    assert (args.rate_seconds, args.skip) == (TARGET_RATE_SECONDS, [])
 
 
 def test_system_arguments_parse_rates_and_phases_to_skip() -> None:

@@ -122,7 +122,8 @@ def test_the_verdict_is_the_cpu_tracing_adds_per_order_not_the_throughput_lost()
         f"({MACHINE_DRIFT}), so not the verdict"
     )
     assert rows["  CPU added"] == (
-        "temporal +0.0, worker +5.0, api +5.0 ms per order (besides the stack: bench +0.0); "
+        "temporal +0.0, worker +5.0, relay +0.0, api +5.0 ms per order "
+        "(besides the stack: bench +0.0); "
         "the stack's +10.0 ms is +25.0% of its untraced 40.0 ms; target <= 10%: NOT met"
     )
     assert (
@@ -133,11 +134,12 @@ def test_the_verdict_is_the_cpu_tracing_adds_per_order_not_the_throughput_lost()
         "(traced vs untraced; untraced then traced)"
     )
     assert rows["  CPU (cores)"] == (
-        "stack 2.00 vs 1.60; temporal 0.80 vs 0.80, worker 0.80 vs 0.60, api 0.40 vs 0.20 "
+        "stack 2.00 vs 1.60; temporal 0.80 vs 0.80, worker 0.80 vs 0.60, relay 0.00 vs 0.00, "
+        "api 0.40 vs 0.20 "
         "(traced vs untraced)"
     )
     assert rows["  CPU per order"] == (
-        "+25.0%: temporal 20.0 vs 20.0, worker 20.0 vs 15.0, api 10.0 vs 5.0 ms "
+        "+25.0%: temporal 20.0 vs 20.0, worker 20.0 vs 15.0, relay 0.0 vs 0.0, api 10.0 vs 5.0 ms "
         "(traced vs untraced)"
     )
     assert rows["  intake 50/s"] == "p50 5.0 vs 4.0, p95 10.0 vs 8.0 ms (traced vs untraced)"

@@ -5,6 +5,8 @@ The same key with the same body replays the first final answer (status, body, Lo
 flight, a 409. A key's order id is chosen when it is first locked, so that a retry after the
 API died in any window reuses it: the order's primary key then finds what the first attempt
 made instead of making a second order.
+The final answer is recorded as the order placed under the key, in the order's own
+transaction, and rendered here from that: a replay is the first answer.
 Server failures (5xx) are not answers: the key is released and a retry places the order. So
 is a request cancelled before it answered (its client left, or the server stops).
 """
@@ -27,10 +29,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.messages import OrderRequest
-from api.intake import Intake, answer_to, is_final, order_request
+from api.intake import Intake, answer_of, answer_to, is_final, order_request
 from api.problems import PROBLEM_JSON, Problem, invalid_field, problem_response
 from api.schemas import OrderCreate
-from observability.trace_context import untraced
+from observability.trace_context import current_trace_id, untraced
 from store import idempotency
 from store.idempotency import ClaimTerms, IdempotencyKey, KeyRecord, StoredAnswer
 from store.orders import OrderAlreadyRecorded
@@ -83,7 +85,7 @@ async def place_once(intake: Intake, body: OrderCreate, key: IdempotencyKey) -> 
     except (Exception, asyncio.CancelledError):
         await _to_the_end(_release(intake.sessions, key, terms.holder))
         raise
-    return _response(answer_to(request, placement))
+    return _response(answer_to(request, placement, current_trace_id()))
 
 
 async def sweep_expired_keys(
@@ -129,14 +131,16 @@ def _answer_from(record: KeyRecord, fingerprint: str) -> Response:
     """The answer to a request whose key another request holds or has answered."""
     if record.request_hash != fingerprint:
         raise invalid_field(HEADER, "already used with a different request body")
-    if record.answer is None:
-        return problem_response(
-            409,
-            "Request in progress",
-            f"a request with this {HEADER} is still being processed; retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    return _response(record.answer, replayed=True)
+    if record.placed is not None:
+        return _response(answer_of(record.placed), replayed=True)
+    if record.answer is not None:  # completed before revision 0007: replayed as it was sent
+        return _response(record.answer, replayed=True)
+    return problem_response(
+        409,
+        "Request in progress",
+        f"a request with this {HEADER} is still being processed; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _answer_recorded(

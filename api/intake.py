@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.faults import CrashPoint
-from activities.messages import OrderRequest, Placement
+from activities.messages import OrderRequest, Placement, request_from_json, request_to_json
 from activities.orders import AnswerFor, OrderActivities, StartTerms
 from api.problems import Problem, invalid_field
 from api.schemas import DestinationIn, OrderCreate
@@ -25,7 +25,7 @@ from api.views import order_from_placement
 from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destination_error
 from doms.settings import Settings
 from observability.trace_context import current_trace_id, current_traceparent
-from store.idempotency import AnswerToKey, IdempotencyKey, StoredAnswer
+from store.idempotency import AnswerToKey, IdempotencyKey, PlacedOrder, StoredAnswer
 from workflows.relay import OutboxRelay
 
 
@@ -63,13 +63,20 @@ def order_location(order_id: str) -> str:
     return f"/orders/{order_id}"
 
 
-def answer_to(request: OrderRequest, placement: Placement) -> StoredAnswer:
+def answer_to(request: OrderRequest, placement: Placement, trace_id: str | None) -> StoredAnswer:
     """What POST /orders answers for a placement: 201 with the order, or its problem."""
     problem = problem_of(placement)
     if problem is not None:
         return StoredAnswer(problem.status, problem.body())
-    order = order_from_placement(request, placement, current_trace_id())
+    order = order_from_placement(request, placement, trace_id)
     return StoredAnswer(201, order.model_dump(mode="json"), order_location(request.order_id))
+
+
+def answer_of(placed: PlacedOrder) -> StoredAnswer:
+    """The answer to an order placed under an Idempotency-Key, as its first request gave it."""
+    request = request_from_json(dict(placed.order))
+    assert request.placement is not None, "an order placed under a key records its placement"
+    return answer_to(request, request.placement, placed.trace_id)
 
 
 def is_final(status_code: int) -> bool:
@@ -105,7 +112,11 @@ class Intake:
 
 
 def _answering(key: IdempotencyKey, request: OrderRequest) -> AnswerFor:
-    return lambda placement: AnswerToKey(key, answer_to(request, placement))
+    def placed(placement: Placement) -> AnswerToKey:
+        order = request_to_json(dataclasses.replace(request, placement=placement))
+        return AnswerToKey(key, PlacedOrder(order, current_trace_id()))
+
+    return placed
 
 
 def problem_of(placement: Placement) -> Problem | None:

@@ -9,16 +9,21 @@ Each claim writes its own `holder` token, and only the holder may release the ke
 that outlived its lease (slow, not dead) and then fails must not free a key that another
 request has taken over meanwhile. The final answer needs no such guard: whichever of the two
 records it, it is the answer for the same order id.
+
+The final answer is recorded as the order placed under the key, in the order's own
+transaction; rendering it as HTTP is the API's (api/idempotency.py).
+Keys completed before revision 0007 kept the answer as it was sent, and replay that.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Table, delete, insert, select, tuple_, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +33,20 @@ from store.models import IdempotencyKeyRow, KeyState
 KEYS: Table = IdempotencyKeyRow.__table__  # type: ignore[assignment]  # a Table at runtime
 # A key deleted or expired between our insert and our read: claim again, a bounded number of times.
 CLAIM_ATTEMPTS = 3
+# On the order path, so built once (see store/inventory.py).
+_COMPLETE = (
+    update(KEYS)
+    .where(
+        KEYS.c.scope == bindparam("b_scope"),
+        KEYS.c.key == bindparam("b_key"),
+        KEYS.c.state == KeyState.IN_FLIGHT.value,
+    )
+    .values(
+        state=KeyState.COMPLETED.value,
+        placed_order=bindparam("b_placed", type_=KEYS.c.placed_order.type),
+        trace_id=bindparam("b_trace"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -38,9 +57,21 @@ class IdempotencyKey:
 
 @dataclass(frozen=True)
 class StoredAnswer:
+    """An answer to POST /orders as the API sent it: what keys completed before revision
+    0007 kept."""
+
     status_code: int
     body: dict[str, Any]
     location: str | None = None
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """The order placed under a key: its request with its placement as JSON (the workflow's
+    input, activities.messages.request_to_json), and the trace it was placed in."""
+
+    order: Mapping[str, Any]
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +79,7 @@ class AnswerToKey:
     """A final answer to record for a key, in the transaction that decided it."""
 
     key: IdempotencyKey
-    answer: StoredAnswer
+    placed: PlacedOrder
 
 
 @dataclass(frozen=True)
@@ -57,7 +88,8 @@ class KeyRecord:
     order_id: str
     state: KeyState
     locked_until: datetime
-    answer: StoredAnswer | None
+    placed: PlacedOrder | None  # completed: the key's final answer
+    answer: StoredAnswer | None = None  # completed before revision 0007: the answer as sent
 
 
 @dataclass(frozen=True)
@@ -96,18 +128,17 @@ async def claim(session: AsyncSession, key: IdempotencyKey, terms: ClaimTerms) -
     raise RuntimeError(f"idempotency key {key.key!r} kept changing while it was claimed")
 
 
-async def complete(session: AsyncSession, done: AnswerToKey) -> None:
-    """Record the final answer: part of the caller's transaction (the caller commits)."""
-    answer = done.answer
+async def complete(session: AsyncSession, key: IdempotencyKey, placed: PlacedOrder) -> None:
+    """Record the order placed under the key as its final answer, unless it has one: part of
+    the caller's transaction (the caller commits)."""
     await session.execute(
-        update(KEYS)
-        .where(*_is(done.key), KEYS.c.state == KeyState.IN_FLIGHT)
-        .values(
-            state=KeyState.COMPLETED,
-            status_code=answer.status_code,
-            response=answer.body,
-            location=answer.location,
-        )
+        _COMPLETE,
+        {
+            "b_scope": key.scope,
+            "b_key": key.key,
+            "b_placed": dict(placed.order),
+            "b_trace": placed.trace_id,
+        },
     )
 
 
@@ -203,10 +234,14 @@ def _abandoned(record: KeyRecord, terms: ClaimTerms) -> bool:
 
 
 def _record_of(row: Any) -> KeyRecord:
-    answer = None
-    if row.state == KeyState.COMPLETED:
+    state = KeyState(row.state)
+    record = KeyRecord(row.request_hash, row.order_id, state, row.locked_until, None)
+    if state is not KeyState.COMPLETED:
+        return record
+    if row.placed_order is None:  # completed before revision 0007
         answer = StoredAnswer(row.status_code, row.response, row.location)
-    return KeyRecord(row.request_hash, row.order_id, KeyState(row.state), row.locked_until, answer)
+        return dataclasses.replace(record, answer=answer)
+    return dataclasses.replace(record, placed=PlacedOrder(row.placed_order, row.trace_id))
 
 
 def _new_record(terms: ClaimTerms) -> KeyRecord:

@@ -173,6 +173,12 @@ class IdempotencyKeyRow(Base):
     # written before revision 0006, which no request holds any more.
     holder: Mapped[str] = mapped_column(String(32), server_default="")
     state: Mapped[str] = mapped_column(String(16))
+    # Completed: the order placed under the key (the workflow's input, an
+    # activities.messages.OrderRequest with its placement, as JSON) and the trace it was
+    # placed in, from which the API renders the key's answer (api/idempotency.py).
+    placed_order: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    trace_id: Mapped[str | None] = mapped_column(String(32))
+    # Completed before revision 0007: the answer as it was sent, replayed as it is.
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     location: Mapped[str | None] = mapped_column(String(255))

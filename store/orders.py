@@ -427,7 +427,7 @@ async def _add_order(
     if start is not None and status is not OrderStatus.REJECTED:  # a rejection is final
         await outbox.add(session, order.order_id, start.request, order.placed_at, start.traceparent)
     if order.then_answer is not None:
-        await idempotency.complete(session, order.then_answer)
+        await idempotency.complete(session, order.then_answer.key, order.then_answer.placed)
 
 
 async def _reserve_and_commit(

@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warehouse import OrderDesk, Stockroom
 
 from activities.messages import OrderRequest
-from api.idempotency import place_once, request_hash, sweep_expired_keys
+from api.idempotency import REPLAYED, place_once, request_hash, sweep_expired_keys
 from api.intake import Intake
 from api.schemas import OrderCreate
 from domain.orders import OrderLine
@@ -28,7 +29,7 @@ from store.idempotency import (
     ClaimTerms,
     IdempotencyKey,
     KeyRecord,
-    StoredAnswer,
+    PlacedOrder,
 )
 from store.models import IdempotencyKeyRow, KeyState
 from store.orders import OrderAlreadyRecorded
@@ -37,7 +38,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=40)
 DAY = timedelta(hours=24)
 KEY = IdempotencyKey("anonymous", "key-1")
-PLACED = StoredAnswer(201, {"order_id": "o-1", "status": "allocated"}, "/orders/o-1")
+PLACED = PlacedOrder({"order_id": "o-1", "placement": {"status": "allocated"}}, "0af7" * 8)
 
 
 def terms(
@@ -60,9 +61,9 @@ async def claim(
         return await idempotency.claim(session, key, how)
 
 
-async def complete(sessions: async_sessionmaker[AsyncSession], answer: StoredAnswer) -> None:
+async def complete(sessions: async_sessionmaker[AsyncSession], placed: PlacedOrder) -> None:
     async with sessions() as session:
-        await idempotency.complete(session, AnswerToKey(KEY, answer))
+        await idempotency.complete(session, KEY, placed)
         await session.commit()
 
 
@@ -89,7 +90,7 @@ async def test_while_the_first_request_holds_the_key_a_second_one_does_not_get_i
     second = await claim(db_sessions, terms("o-2", at=NOW + LEASE / 2))
 
     assert not second.ours
-    assert (second.record.order_id, second.record.answer) == ("o-1", None)
+    assert (second.record.order_id, second.record.placed) == ("o-1", None)
 
 
 async def test_the_final_answer_is_kept_for_replay(
@@ -102,7 +103,7 @@ async def test_the_final_answer_is_kept_for_replay(
 
     assert not replay.ours
     assert replay.record.state is KeyState.COMPLETED
-    assert replay.record.answer == PLACED
+    assert replay.record.placed == PLACED
 
 
 async def test_a_key_used_with_another_body_is_reported_and_never_taken_over(
@@ -184,11 +185,13 @@ async def test_only_the_first_answer_is_kept(
 ) -> None:
     await claim(db_sessions, terms("o-1"))
     await complete(db_sessions, PLACED)
-    await complete(db_sessions, StoredAnswer(409, {"title": "Order cannot be served"}))
+    await complete(
+        db_sessions, PlacedOrder({"order_id": "o-1", "placement": {"status": "rejected"}})
+    )
 
     found = await record(db_sessions)
 
-    assert found is not None and found.answer == PLACED
+    assert found is not None and found.placed == PLACED
 
 
 async def test_keys_of_different_callers_never_meet(
@@ -247,8 +250,8 @@ async def test_the_answer_is_recorded_with_the_order_or_not_at_all(
     assert await desk.allocate(fits)
     completed = await record(db_sessions)
 
-    assert in_flight is not None and in_flight.answer is None
-    assert completed is not None and completed.answer == PLACED
+    assert in_flight is not None and in_flight.placed is None
+    assert completed is not None and completed.placed == PLACED
 
 
 # --- the sweeper the API runs (api/idempotency.py) -------------------------------------------
@@ -407,7 +410,7 @@ async def test_a_request_cancelled_after_its_order_was_recorded_keeps_the_answer
     retry = await claim(db_sessions, terms(body=request_hash(ORDER), at=datetime.now(UTC)))
 
     assert isinstance(ending, asyncio.CancelledError)
-    assert not retry.ours and retry.record.answer == PLACED  # replayed, not placed again
+    assert not retry.ours and retry.record.placed == PLACED  # replayed, not placed again
 
 
 async def test_an_order_recorded_for_a_key_deleted_meanwhile_is_an_error_naming_the_key(
@@ -426,3 +429,24 @@ async def test_an_order_recorded_for_a_key_deleted_meanwhile_is_an_error_naming_
 
     with pytest.raises(RuntimeError, match="'key-1' was deleted while its request held it"):
         await place_once(cast(Intake, intake), ORDER, KEY)
+
+
+async def test_a_key_answered_before_revision_0007_replays_the_answer_it_stored(
+    db_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Keys completed before keys recorded the placed order kept the answer as it was sent."""
+    body = {"type": "about:blank", "title": "Order cannot be served", "status": 409}
+    await claim(db_sessions, terms(body=request_hash(ORDER), at=datetime.now(UTC)))
+    async with db_sessions() as session:
+        await session.execute(
+            update(IdempotencyKeyRow).values(
+                state=KeyState.COMPLETED, status_code=409, response=body, location=None
+            )
+        )
+        await session.commit()
+
+    replay = await place_once(cast(Intake, StalledIntake(db_sessions)), ORDER, KEY)
+
+    assert (replay.status_code, replay.headers[REPLAYED]) == (409, "true")
+    assert replay.headers["content-type"] == "application/problem+json"
+    assert json.loads(bytes(replay.body)) == body

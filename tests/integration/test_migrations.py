@@ -12,7 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from store import idempotency
 from store.db import create_engine, session_factory
+from store.idempotency import IdempotencyKey, StoredAnswer
 from store.inventory import backlog_by_centre
 from store.migrate import alembic_config, downgrade_to, upgrade_to, upgrade_to_head
 from store.models import Base
@@ -153,3 +155,30 @@ async def test_downgrading_to_0001_keeps_the_orders_and_stock(empty_database_url
         empty_database_url, ["SELECT on_hand, available, reserved, shipped FROM stock"]
     ) == [(10, 7, 1, 2)]
     assert await execute(empty_database_url, ["SELECT count(*) FROM allocations"]) == [(2,)]
+
+
+# A key answered before revision 0007, which keys kept as the answer sent.
+ANSWERED_AT_0006 = (
+    "INSERT INTO idempotency_keys (scope, key, request_hash, order_id, holder, state,"
+    " status_code, response, location, created_at, locked_until, expires_at) VALUES"
+    " ('anonymous', 'k-1', 'hash', 'o-1', '', 'completed', 201, '{\"order_id\": \"o-1\"}',"
+    " '/orders/o-1', '2026-12-01 09:00:00', '2026-12-01 09:00:40', '2026-12-02 09:00:00')"
+)
+
+
+async def test_upgrading_past_0007_keeps_the_answers_of_keys_already_answered(
+    empty_database_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade_to, empty_database_url, "0006")
+    await execute(empty_database_url, [ANSWERED_AT_0006])
+
+    await asyncio.to_thread(upgrade_to_head, empty_database_url)
+
+    engine = create_engine(empty_database_url)
+    try:
+        async with session_factory(engine)() as session:
+            found = await idempotency.record_of(session, IdempotencyKey("anonymous", "k-1"))
+    finally:
+        await engine.dispose()
+    assert found is not None and found.placed is None
+    assert found.answer == StoredAnswer(201, {"order_id": "o-1"}, "/orders/o-1")

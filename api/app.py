@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from activities.faults import CrashPoint
-from activities.orders import OrderActivities
 from api.admission import AdmissionControl, AdmissionGate
 from api.auth import KeyVerifier, VerifiedKeys
 from api.idempotency import sweep_expired_keys
@@ -27,6 +26,7 @@ from doms.settings import Settings
 from doms.temporal_client import connect_temporal
 from observability.metrics import IntakeTimer
 from observability.tracing import flush_spans, temporal_interceptors, trace_app, trace_engine
+from placing.service import Placing
 from store.db import create_engine, session_factory
 from workflows.relay import OutboxRelay
 
@@ -73,7 +73,7 @@ def create_app(
             lazy=True,
             interceptors=temporal_interceptors(tracer_provider),
         )
-        placing = OrderActivities(app.state.sessions, load_network_spec(settings.network_file))
+        placing = Placing(app.state.sessions, load_network_spec(settings.network_file))
         relay = OutboxRelay(temporal, app.state.sessions, settings.task_queue)
         app.state.intake = Intake(
             settings,

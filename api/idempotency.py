@@ -6,7 +6,7 @@ flight, a 409. A key's order id is chosen when it is first locked, so that a ret
 API died in any window reuses it: the order's primary key then finds what the first attempt
 made instead of making a second order.
 The final answer is recorded as the order placed under the key, in the order's own
-transaction, and rendered here from that: a replay is the first answer.
+transaction (placing/service.py), and rendered here from that: a replay is the first answer.
 Server failures (5xx) are not answers: the key is released and a retry places the order. So
 is a request cancelled before it answered (its client left, or the server stops).
 """

@@ -1,9 +1,9 @@
 """Placing an order: validate what the schema cannot, place it, map the answer to HTTP.
 
-The API sources the order and reserves its stock in the app database, with the start of its
-workflow queued in the same transaction (an outbox); the relay (`doms relay`) starts the
-workflow, with the placement in its input. The answer waits on the database only, never on
-Temporal.
+The placing service (placing/service.py) sources the order and reserves its stock in the app
+database, with the start of its workflow queued in the same transaction (an outbox); the
+relay (`doms relay`) starts the workflow, with the placement in its input. The answer waits
+on the database only, never on Temporal.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.faults import CrashPoint
-from activities.messages import OrderRequest, Placement, request_from_json, request_to_json
-from activities.orders import AnswerFor, OrderActivities, StartTerms
+from activities.messages import OrderRequest, Placement, request_from_json
 from api.problems import Problem, invalid_field
 from api.schemas import DestinationIn, OrderCreate
 from api.views import order_from_placement
 from domain.orders import Destination, OrderLine, OrderStatus, OrderType, destination_error
 from doms.settings import Settings
-from observability.trace_context import current_trace_id, current_traceparent
-from store.idempotency import AnswerToKey, IdempotencyKey, PlacedOrder, StoredAnswer
+from observability.trace_context import current_traceparent
+from placing.service import Placing, StartTerms
+from store.idempotency import IdempotencyKey, PlacedOrder, StoredAnswer
 from workflows.relay import OutboxRelay
 
 
@@ -88,7 +88,7 @@ def is_final(status_code: int) -> bool:
 class Intake:
     settings: Settings
     temporal: Client
-    placing: OrderActivities
+    placing: Placing
     relay: OutboxRelay  # not running: starts an order now when an action on it cannot wait
     sessions: async_sessionmaker[AsyncSession]
     # A testing fault (activities/faults.py): dies between committing and answering.
@@ -97,26 +97,17 @@ class Intake:
     async def place(self, request: OrderRequest, key: IdempotencyKey | None = None) -> Placement:
         """The sourcing decision for a new order, or a problem (409 cannot be served).
 
-        With an Idempotency-Key, its final answer is recorded in the order's own transaction.
+        With an Idempotency-Key, the order's own transaction records it as the key's answer.
         """
         at = datetime.now(UTC)
         request = dataclasses.replace(request, placed_at=at)
         # The relay starts the workflow in this request's trace (workflows/relay.py).
         start = StartTerms(current_traceparent())
-        answer = None if key is None else _answering(key, request)
-        placement = await self.placing.accept(request, at, start, answer)
+        placement = await self.placing.place(request, at, start=start, key=key)
         self.crash_after_accept.reached()  # committed, not yet answered
         if problem := problem_of(placement):
             raise problem
         return placement
-
-
-def _answering(key: IdempotencyKey, request: OrderRequest) -> AnswerFor:
-    def placed(placement: Placement) -> AnswerToKey:
-        order = request_to_json(dataclasses.replace(request, placement=placement))
-        return AnswerToKey(key, PlacedOrder(order, current_trace_id()))
-
-    return placed
 
 
 def problem_of(placement: Placement) -> Problem | None:

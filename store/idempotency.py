@@ -11,7 +11,7 @@ request has taken over meanwhile. The final answer needs no such guard: whicheve
 records it, it is the answer for the same order id.
 
 The final answer is recorded as the order placed under the key, in the order's own
-transaction; rendering it as HTTP is the API's (api/idempotency.py).
+transaction (placing/service.py); rendering it as HTTP is the API's (api/idempotency.py).
 Keys completed before revision 0007 kept the answer as it was sent, and replay that.
 """
 
@@ -33,7 +33,7 @@ from store.models import IdempotencyKeyRow, KeyState
 KEYS: Table = IdempotencyKeyRow.__table__  # type: ignore[assignment]  # a Table at runtime
 # A key deleted or expired between our insert and our read: claim again, a bounded number of times.
 CLAIM_ATTEMPTS = 3
-# On the order path, so built once (see store/inventory.py).
+# On the order path (placing/service.py), so built once (see store/inventory.py).
 _COMPLETE = (
     update(KEYS)
     .where(
@@ -72,14 +72,6 @@ class PlacedOrder:
 
     order: Mapping[str, Any]
     trace_id: str | None = None
-
-
-@dataclass(frozen=True)
-class AnswerToKey:
-    """A final answer to record for a key, in the transaction that decided it."""
-
-    key: IdempotencyKey
-    placed: PlacedOrder
 
 
 @dataclass(frozen=True)

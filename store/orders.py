@@ -1,5 +1,7 @@
 """Writes of the order lifecycle. Each method is one short transaction and safe to repeat:
 activities run at least once, so every write is keyed by order id (and FC for shipments).
+A new order is recorded by the functions below the class instead, as part of the placing
+service's transaction (placing/service.py): a repeat raises OrderAlreadyRecorded.
 
 Lock order, the same in every transaction so that none waits for another in a cycle on
 PostgreSQL: the order's row, then its parcels, then stock rows in (fc_id, sku) order.
@@ -30,9 +32,8 @@ from domain.orders import (
     statuses_before,
 )
 from domain.timings import Timings, order_hours
-from store import idempotency, inventory, outbox, reservations
+from store import inventory, reservations
 from store.db import BULK, changed_one_row
-from store.idempotency import AnswerToKey
 from store.models import OrderLineRow, OrderRow, ParcelState, ShipmentRow, UTCDateTime
 from store.reservations import ParcelReservation
 
@@ -45,7 +46,10 @@ __all__ = [
     "ParcelReservation",
     "Promise",
     "RecordedAllocation",
-    "WorkflowStart",
+    "add_allocated",
+    "add_backordered",
+    "add_rejected",
+    "reserve",
 ]
 
 ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]  # a Table at runtime
@@ -93,17 +97,6 @@ class NewOrder:
     speedup: float
     placed_at: datetime
     trace_id: str | None = None  # the trace the order was placed in, when it was traced
-    # The outbox intake: the order's workflow is started after the order is recorded, from
-    # an outbox row written in the same transaction (store/outbox.py).
-    then_start: WorkflowStart | None = None
-    # With an Idempotency-Key: its final answer, recorded in the same transaction as the order.
-    then_answer: AnswerToKey | None = None
-
-
-@dataclass(frozen=True)
-class WorkflowStart:
-    request: Mapping[str, Any]  # the workflow's input as JSON
-    traceparent: str | None = None  # W3C: the workflow is started in the placing request's trace
 
 
 @dataclass(frozen=True)
@@ -170,52 +163,6 @@ class OrderWrites:
                 order.backordered_until,
                 order.placed_at,
             )
-
-    async def allocate(
-        self,
-        order: NewOrder,
-        parcels: Sequence[ParcelReservation],
-        promise: Promise,
-        allocated_at: datetime,
-        sourcing: Mapping[str, Any],
-    ) -> bool:
-        """Record the order as allocated and reserve every parcel, or change nothing.
-
-        Raises OrderAlreadyRecorded when the order id is taken.
-        """
-        units = reservations.units_of(order.lines, parcels)
-        async with self._sessions() as session:
-            try:
-                await _add_order(
-                    session,
-                    order,
-                    OrderStatus.ALLOCATED,
-                    sourcing=dict(sourcing),
-                    allocated_at=allocated_at,
-                    order_hours=order_hours(order.placed_at, allocated_at, order.speedup),
-                    promised_hours=promise.hours,
-                    promised_delivery_at=promise.delivery_at,
-                )
-            except IntegrityError as exc:
-                raise OrderAlreadyRecorded(order.order_id) from exc
-            return await _reserve_and_commit(session, order.order_id, units)
-
-    async def record_backorder(
-        self, order: NewOrder, sourcing: Mapping[str, Any], wait_until: datetime
-    ) -> None:
-        """Record the order as waiting for stock until `wait_until`; a repeat is a no-op."""
-        async with self._sessions() as session:
-            try:
-                await _add_order(
-                    session,
-                    order,
-                    OrderStatus.BACKORDERED,
-                    sourcing=dict(sourcing),
-                    backordered_until=wait_until,
-                )
-            except IntegrityError:
-                return  # recorded by an earlier attempt
-            await session.commit()
 
     async def allocate_backordered(
         self,
@@ -337,14 +284,6 @@ class OrderWrites:
             await session.commit()
             return True
 
-    async def reject(self, order: NewOrder, reason: str) -> None:
-        async with self._sessions() as session:
-            try:
-                await _add_order(session, order, OrderStatus.REJECTED, failure_reason=reason)
-            except IntegrityError:
-                return  # recorded by an earlier attempt
-            await session.commit()
-
     async def record_shipment(
         self,
         order_id: str,
@@ -394,28 +333,77 @@ class OrderWrites:
         return DeliveredOrder(OrderType(order_type), Mode(mode), timings)
 
 
+async def add_allocated(
+    session: AsyncSession,
+    order: NewOrder,
+    promise: Promise,
+    allocated_at: datetime,
+    sourcing: Mapping[str, Any],
+) -> None:
+    """Record a new order as allocated; its stock is reserved by `reserve`, in the same
+    transaction. Raises OrderAlreadyRecorded when the order id is taken."""
+    await _add_order(
+        session,
+        order,
+        OrderStatus.ALLOCATED,
+        sourcing=dict(sourcing),
+        allocated_at=allocated_at,
+        order_hours=order_hours(order.placed_at, allocated_at, order.speedup),
+        promised_hours=promise.hours,
+        promised_delivery_at=promise.delivery_at,
+    )
+
+
+async def reserve(
+    session: AsyncSession, order: NewOrder, parcels: Sequence[ParcelReservation]
+) -> bool:
+    """Reserve every parcel of a new order, or none: False when one is short, and the caller
+    must roll back what its transaction changed."""
+    return await _reserved(session, order.order_id, reservations.units_of(order.lines, parcels))
+
+
+async def add_backordered(
+    session: AsyncSession, order: NewOrder, sourcing: Mapping[str, Any], wait_until: datetime
+) -> None:
+    """Record a new order as waiting for stock until `wait_until`. Raises
+    OrderAlreadyRecorded when the order id is taken."""
+    await _add_order(
+        session,
+        order,
+        OrderStatus.BACKORDERED,
+        sourcing=dict(sourcing),
+        backordered_until=wait_until,
+    )
+
+
+async def add_rejected(session: AsyncSession, order: NewOrder, reason: str) -> None:
+    """Record a new order as rejected. Raises OrderAlreadyRecorded when the order id is taken."""
+    await _add_order(session, order, OrderStatus.REJECTED, failure_reason=reason)
+
+
 async def _add_order(
     session: AsyncSession, order: NewOrder, status: OrderStatus, **columns: Any
 ) -> None:
-    """Insert the order, then its lines. IntegrityError means the order id is already taken."""
-    await session.execute(
-        _ADD_ORDER,
-        {
-            "order_id": order.order_id,
-            "customer_id": order.customer_id,
-            "order_type": order.order_type.value,
-            "mode": order.mode.value,
-            "status": status.value,
-            "destination_country": order.destination.country,
-            "destination_postal_code": order.destination.postal_code,
-            "destination_lat": order.destination.lat,
-            "destination_lon": order.destination.lon,
-            "speedup": order.speedup,
-            "placed_at": order.placed_at,
-            "trace_id": order.trace_id,
-            **columns,
-        },
-    )
+    """Insert the order, then its lines; part of the caller's transaction."""
+    row = {
+        "order_id": order.order_id,
+        "customer_id": order.customer_id,
+        "order_type": order.order_type.value,
+        "mode": order.mode.value,
+        "status": status.value,
+        "destination_country": order.destination.country,
+        "destination_postal_code": order.destination.postal_code,
+        "destination_lat": order.destination.lat,
+        "destination_lon": order.destination.lon,
+        "speedup": order.speedup,
+        "placed_at": order.placed_at,
+        "trace_id": order.trace_id,
+        **columns,
+    }
+    try:
+        await session.execute(_ADD_ORDER, row)
+    except IntegrityError as exc:
+        raise OrderAlreadyRecorded(order.order_id) from exc
     await session.execute(
         _ADD_LINES,
         [
@@ -423,21 +411,24 @@ async def _add_order(
             for n, line in enumerate(order.lines, start=1)
         ],
     )
-    start = order.then_start
-    if start is not None and status is not OrderStatus.REJECTED:  # a rejection is final
-        await outbox.add(session, order.order_id, start.request, order.placed_at, start.traceparent)
-    if order.then_answer is not None:
-        await idempotency.complete(session, order.then_answer.key, order.then_answer.placed)
 
 
 async def _reserve_and_commit(
     session: AsyncSession, order_id: str, units: Mapping[inventory.StockKey, int]
 ) -> bool:
-    if not await inventory.change_reservations(session, units):
+    if not await _reserved(session, order_id, units):
         await session.rollback()
         return False
-    await reservations.add(session, order_id, units)
     await session.commit()
+    return True
+
+
+async def _reserved(
+    session: AsyncSession, order_id: str, units: Mapping[inventory.StockKey, int]
+) -> bool:
+    if not await inventory.change_reservations(session, units):
+        return False
+    await reservations.add(session, order_id, units)
     return True
 
 

@@ -79,7 +79,7 @@ async def orders(db_sessions: async_sessionmaker[AsyncSession]) -> Orders:
     placed = []
     for customer in ("c-alice", "c-bob"):
         order = desk.order(OrderLine("SKU-0001", 1), customer_id=customer)
-        await desk.writes.reject(order, "recorded by the test")
+        await desk.reject(order, "recorded by the test")
         placed.append(order.order_id)
     return Orders(*placed)
 

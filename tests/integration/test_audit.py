@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
@@ -12,7 +11,6 @@ from warehouse import NEWARK, OPENING, OrderDesk, Stockroom, parcel
 from domain.orders import OrderLine, OrderStatus
 from store.audit import Audit, StockSnapshot, audit_orders, stock_snapshot
 from store.models import OrderRow, ShipmentRow, StockRow
-from store.orders import WorkflowStart
 
 SOFA, LAMP = "SKU-0001", "SKU-0002"
 CHICAGO = "ord"
@@ -123,10 +121,8 @@ async def test_a_shipment_row_without_its_parcel_shipped_is_reported(db_sessions
 
 async def test_a_workflow_never_started_and_a_shipment_lost_are_reported(db_sessions, desk) -> None:
     before = await snapshot(db_sessions)
-    unstarted = dataclasses.replace(
-        desk.order(OrderLine(SOFA, 1)), then_start=WorkflowStart({"order_id": "x"})
-    )
-    assert await desk.allocate(unstarted)  # its outbox row stays: no relay runs here
+    unstarted = desk.order(OrderLine(SOFA, 1))
+    assert await desk.allocate(unstarted, queued=True)  # its row stays: no relay runs here
     shipped = desk.order(OrderLine(SOFA, 1))
     assert await desk.allocate(shipped)
     shipment = f"{shipped.order_id}-{NEWARK}"

@@ -11,7 +11,7 @@ from warehouse import CHICAGO, NEWARK, OPENING, PROMISE, parcel
 
 from domain.orders import OrderLine, OrderStatus
 from store import inventory, queries
-from store.orders import OrderNotFound
+from store.orders import OrderAlreadyRecorded, OrderNotFound
 
 SOFA, LAMP = "SKU-0001", "SKU-0002"
 WAIT_UNTIL = OPENING + timedelta(hours=48)
@@ -85,8 +85,9 @@ async def test_a_backordered_order_waits_without_taking_stock(db_sessions, desk,
     await stockroom.put(SOFA, units=0)
     order = desk.order(OrderLine(SOFA, 1))
 
-    await desk.writes.record_backorder(order, SHORT, WAIT_UNTIL)
-    await desk.writes.record_backorder(order, {"reason": "a retry"}, WAIT_UNTIL)
+    await desk.backorder(order, SHORT, WAIT_UNTIL)
+    with pytest.raises(OrderAlreadyRecorded):  # a retry: what was recorded stays
+        await desk.backorder(order, {"reason": "a retry"}, WAIT_UNTIL)
 
     recorded = await desk.writes.allocation_of(order.order_id)
     assert recorded.status is OrderStatus.BACKORDERED
@@ -102,7 +103,7 @@ async def test_a_backordered_order_is_allocated_once_stock_arrives(
 ) -> None:
     await stockroom.put(SOFA, units=0)
     order = desk.order(OrderLine(SOFA, 2))
-    await desk.writes.record_backorder(order, SHORT, WAIT_UNTIL)
+    await desk.backorder(order, SHORT, WAIT_UNTIL)
     at_newark = [parcel(NEWARK, OrderLine(SOFA, 2))]
     allocated_at = order.placed_at + timedelta(hours=3)
 
@@ -139,7 +140,7 @@ async def test_a_backordered_order_is_allocated_once_stock_arrives(
 async def test_two_attempts_at_a_backordered_order_at_once_reserve_once(desk, stockroom) -> None:
     await stockroom.put(SOFA, units=5)
     order = desk.order(OrderLine(SOFA, 2))
-    await desk.writes.record_backorder(order, SHORT, WAIT_UNTIL)
+    await desk.backorder(order, SHORT, WAIT_UNTIL)
 
     results = await asyncio.gather(
         *(
@@ -158,7 +159,7 @@ async def test_a_split_backorder_takes_every_parcel_or_none(desk, stockroom) -> 
     await stockroom.put(SOFA, units=1, fc_id=NEWARK)
     await stockroom.put(LAMP, units=0, fc_id=CHICAGO)
     order = desk.order(OrderLine(SOFA, 1), OrderLine(LAMP, 1))
-    await desk.writes.record_backorder(order, SHORT, WAIT_UNTIL)
+    await desk.backorder(order, SHORT, WAIT_UNTIL)
 
     allocated = await desk.writes.allocate_backordered(
         order.order_id,
@@ -174,7 +175,7 @@ async def test_a_split_backorder_takes_every_parcel_or_none(desk, stockroom) -> 
 
 async def test_a_cancelled_backorder_is_not_allocated(desk, stockroom) -> None:
     order = desk.order(OrderLine(SOFA, 1))
-    await desk.writes.record_backorder(order, SHORT, WAIT_UNTIL)
+    await desk.backorder(order, SHORT, WAIT_UNTIL)
     await desk.writes.release(order.order_id, OrderStatus.CANCELLED, "waited too long", OPENING)
 
     allocated = await desk.writes.allocate_backordered(
@@ -197,7 +198,7 @@ async def test_backordered_orders_are_listed_in_the_order_they_arrived(
 ) -> None:
     first, second, third, fourth = (desk.order(OrderLine(SOFA, 1)) for _ in range(4))
     for order in (third, first, fourth, second):
-        await desk.writes.record_backorder(order, SHORT, WAIT_UNTIL)
+        await desk.backorder(order, SHORT, WAIT_UNTIL)
     await desk.writes.allocate_backordered(
         second.order_id, [parcel(NEWARK, OrderLine(SOFA, 1))], PROMISE, OPENING, FOUND
     )
@@ -211,7 +212,7 @@ async def test_a_backorder_cancelled_while_it_is_allocated_keeps_no_stock(desk, 
     await stockroom.put(SOFA, units=rounds)
     orders = [desk.order(OrderLine(SOFA, 1)) for _ in range(rounds)]
     for order in orders:
-        await desk.writes.record_backorder(order, SHORT, WAIT_UNTIL)
+        await desk.backorder(order, SHORT, WAIT_UNTIL)
     at_newark = [parcel(NEWARK, OrderLine(SOFA, 1))]
 
     await asyncio.gather(

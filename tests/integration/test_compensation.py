@@ -142,7 +142,7 @@ async def test_a_release_racing_a_shipment_never_returns_shipped_units(desk, sto
 
 async def test_releasing_a_backordered_order_ends_it(db_sessions, desk, stockroom) -> None:
     order = desk.order(OrderLine(SOFA, 1))
-    await desk.writes.record_backorder(order, {"reason": "none left"}, LATER)
+    await desk.backorder(order, {"reason": "none left"}, LATER)
 
     assert await desk.writes.release(order.order_id, OrderStatus.CANCELLED, "expired", LATER)
 
@@ -248,7 +248,7 @@ async def test_a_reallocation_is_refused_once_a_parcel_has_shipped(
 
 async def test_a_reallocation_is_refused_for_an_order_not_allocated(desk, stockroom) -> None:
     backordered, cancelled = desk.order(OrderLine(SOFA, 1)), desk.order(OrderLine(SOFA, 1))
-    await desk.writes.record_backorder(backordered, {"reason": "none"}, LATER)
+    await desk.backorder(backordered, {"reason": "none"}, LATER)
     assert await desk.allocate(cancelled)
     await desk.writes.release(cancelled.order_id, OrderStatus.CANCELLED, "c", LATER)
     elsewhere = [parcel(CHICAGO, OrderLine(SOFA, 1))]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,17 +13,14 @@ from typing import cast
 import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from warehouse import OrderDesk, Stockroom
 
 from activities.messages import OrderRequest
 from api.idempotency import REPLAYED, place_once, request_hash, sweep_expired_keys
 from api.intake import Intake
 from api.schemas import OrderCreate
-from domain.orders import OrderLine
 from doms.settings import Settings
 from store import idempotency
 from store.idempotency import (
-    AnswerToKey,
     Claim,
     ClaimTerms,
     IdempotencyKey,
@@ -234,24 +230,6 @@ async def test_expired_keys_are_deleted_in_batches_and_the_others_kept(
 
     assert batches == [2, 1, 0]
     assert None not in kept and gone is None
-
-
-async def test_the_answer_is_recorded_with_the_order_or_not_at_all(
-    db_sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, stockroom: Stockroom
-) -> None:
-    await stockroom.put("SKU-0001", 1)
-    await claim(db_sessions, terms("o-1"))
-    answered = AnswerToKey(KEY, PLACED)
-    too_big = dataclasses.replace(desk.order(OrderLine("SKU-0001", 2)), then_answer=answered)
-    fits = dataclasses.replace(desk.order(OrderLine("SKU-0001", 1)), then_answer=answered)
-
-    assert not await desk.allocate(too_big)  # short of stock: the transaction rolls back
-    in_flight = await record(db_sessions)
-    assert await desk.allocate(fits)
-    completed = await record(db_sessions)
-
-    assert in_flight is not None and in_flight.placed is None
-    assert completed is not None and completed.placed == PLACED
 
 
 # --- the sweeper the API runs (api/idempotency.py) -------------------------------------------

@@ -14,7 +14,7 @@ from domain.orders import Mode, OrderLine, OrderStatus, OrderType
 from domain.timings import Timings
 from store import queries
 from store.models import ShipmentRow
-from store.orders import ParcelReservation, Promise
+from store.orders import OrderAlreadyRecorded, ParcelReservation, Promise
 from store.queries import OrderFilter
 from store.surveys import SurveyAnswers, SurveyOutcome, record_survey
 
@@ -80,8 +80,9 @@ async def test_shipping_an_order_twice_from_one_centre_ships_it_once(
 async def test_rejecting_an_order_twice_keeps_the_first_reason(desk, stockroom) -> None:
     order = desk.order(OrderLine(SOFA, 1))
 
-    await desk.writes.reject(order, "out of stock")
-    await desk.writes.reject(order, "no fulfilment centre can serve the whole order")
+    await desk.reject(order, "out of stock")
+    with pytest.raises(OrderAlreadyRecorded):
+        await desk.reject(order, "no fulfilment centre can serve the whole order")
 
     recorded = await desk.writes.allocation_of(order.order_id)
     assert recorded is not None
@@ -105,7 +106,7 @@ async def test_allocation_of_reports_what_allocate_decided(desk) -> None:
     sourcing = {"policy": "nearest", "reason": "ord is the only centre with every line"}
     parcels = [ParcelReservation("ord", order.lines)]
 
-    assert await desk.writes.allocate(order, parcels, promise, allocated_at, sourcing)
+    assert await desk.record_allocation(order, parcels, promise, allocated_at, sourcing)
 
     recorded = await desk.writes.allocation_of(order.order_id)
     assert recorded is not None
@@ -235,7 +236,7 @@ async def test_listed_orders_can_be_filtered(
     }
     for name, order in named.items():
         if name == "rejected":
-            await desk.writes.reject(order, "out of stock")
+            await desk.reject(order, "out of stock")
         else:
             assert await desk.allocate(order)
     names_by_id = {order.order_id: name for name, order in named.items()}

@@ -1,43 +1,30 @@
-"""The workflow outbox on SQLite and PostgreSQL: written with its order or not at all, and
-leased so that relays never take the same row at once."""
+"""The workflow outbox on SQLite and PostgreSQL: leased so that relays never take the same
+row at once. That a row is written with its order or not at all is the placing service's
+(tests/integration/test_placing.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from warehouse import OrderDesk, Stockroom
+from warehouse import TRACEPARENT, OrderDesk, Stockroom
 
 from domain.orders import OrderLine
 from store import outbox
-from store.orders import NewOrder, WorkflowStart
-from store.reservations import ParcelReservation
 
 LEASE = timedelta(seconds=15)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def queued(order: NewOrder) -> NewOrder:
-    """The order as the outbox intake records it: with its workflow's start queued."""
-    start = WorkflowStart({"order_id": order.order_id}, traceparent="00-abc-def-01")
-    return dataclasses.replace(order, then_start=start)
-
-
-async def pending(sessions: async_sessionmaker[AsyncSession]) -> int:
-    async with sessions() as session:
-        return await outbox.pending_count(session)
-
-
-async def test_an_accepted_order_and_its_start_are_written_together(
+async def test_a_queued_start_is_leased_with_its_input_as_the_json_text_stored(
     db_sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, stockroom: Stockroom
 ) -> None:
     await stockroom.put("SKU-0001", 5)
-    order = queued(desk.order(OrderLine("SKU-0001", 2)))
+    order = desk.order(OrderLine("SKU-0001", 2))
 
-    assert await desk.allocate(order)
+    assert await desk.allocate(order, queued=True)
 
     async with db_sessions() as session:
         waiting = await outbox.has_free(session, NOW)
@@ -48,42 +35,17 @@ async def test_an_accepted_order_and_its_start_are_written_together(
     assert (row.order_id, json.loads(row.request), row.traceparent) == (
         order.order_id,
         {"order_id": order.order_id},
-        "00-abc-def-01",
+        TRACEPARENT,
     )
-
-
-async def test_an_order_short_of_stock_leaves_no_start_behind(
-    db_sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, stockroom: Stockroom
-) -> None:
-    await stockroom.put("SKU-0001", 1)
-    order = queued(desk.order(OrderLine("SKU-0001", 2)))
-
-    assert not await desk.allocate(order)  # the reservation fails: the transaction rolls back
-
-    assert await pending(db_sessions) == 0
-
-
-async def test_rejected_orders_queue_no_workflow_but_backorders_do(
-    db_sessions: async_sessionmaker[AsyncSession], desk: OrderDesk
-) -> None:
-    line = OrderLine("SKU-0001", 1)
-    rejected, backordered = queued(desk.order(line)), queued(desk.order(line))
-
-    await desk.writes.reject(rejected, "unknown SKU")
-    await desk.writes.record_backorder(backordered, {}, NOW + timedelta(hours=1))
-
-    async with db_sessions() as session:
-        rows = await outbox.lease(session, NOW, LEASE, limit=10)
-    assert [row.order_id for row in rows] == [backordered.order_id]
 
 
 async def test_a_leased_row_is_not_leased_again_until_its_lease_ends(
     db_sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, stockroom: Stockroom
 ) -> None:
     await stockroom.put("SKU-0001", 10)
-    orders = [queued(desk.order(OrderLine("SKU-0001", 1))) for _ in range(3)]
+    orders = [desk.order(OrderLine("SKU-0001", 1)) for _ in range(3)]
     for order in orders:
-        assert await desk.allocate(order)
+        assert await desk.allocate(order, queued=True)
 
     async with db_sessions() as session:
         first = await outbox.lease(session, NOW, LEASE, limit=2)
@@ -101,7 +63,7 @@ async def test_concurrent_relays_share_the_rows_without_overlap(
 ) -> None:
     await stockroom.put("SKU-0001", 60)
     for _ in range(60):
-        assert await desk.allocate(queued(desk.order(OrderLine("SKU-0001", 1))))
+        assert await desk.allocate(desk.order(OrderLine("SKU-0001", 1)), queued=True)
 
     async def relay() -> list[str]:
         taken: list[str] = []
@@ -122,9 +84,9 @@ async def test_started_rows_go_and_failed_ones_wait(
     db_sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, stockroom: Stockroom
 ) -> None:
     await stockroom.put("SKU-0001", 10)
-    started, failed = (queued(desk.order(OrderLine("SKU-0001", 1))) for _ in range(2))
+    started, failed = (desk.order(OrderLine("SKU-0001", 1)) for _ in range(2))
     for order in (started, failed):
-        assert await desk.allocate(order)
+        assert await desk.allocate(order, queued=True)
 
     async with db_sessions() as session:
         await outbox.lease(session, NOW, LEASE, limit=10)
@@ -137,19 +99,3 @@ async def test_started_rows_go_and_failed_ones_wait(
 
     assert too_soon == []
     assert [row.order_id for row in in_time] == [failed.order_id]
-
-
-async def test_a_split_order_queues_one_start(
-    db_sessions: async_sessionmaker[AsyncSession], desk: OrderDesk, stockroom: Stockroom
-) -> None:
-    await stockroom.put("SKU-0001", 1, fc_id="ewr")
-    await stockroom.put("SKU-0002", 1, fc_id="sea")
-    order = queued(desk.order(OrderLine("SKU-0001", 1), OrderLine("SKU-0002", 1)))
-
-    assert await desk.split(
-        order,
-        ParcelReservation("ewr", (OrderLine("SKU-0001", 1),)),
-        ParcelReservation("sea", (OrderLine("SKU-0002", 1),)),
-    )
-
-    assert await pending(db_sessions) == 1

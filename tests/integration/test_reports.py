@@ -42,7 +42,7 @@ async def allocated(
     order = desk.order(OrderLine(SOFA, 1), order_type=order_type, mode=mode)
     allocated_at = order.placed_at + timedelta(hours=order_hours)
     parcels = [ParcelReservation("ewr", order.lines)]
-    assert await desk.writes.allocate(order, parcels, PROMISE, allocated_at, SOURCING)
+    assert await desk.record_allocation(order, parcels, PROMISE, allocated_at, SOURCING)
     return order
 
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.orders import Destination, Mode, OrderLine, OrderType
+from store import orders, outbox
 from store.models import StockRow
 from store.orders import NewOrder, OrderWrites, ParcelReservation, Promise
 
@@ -23,6 +25,7 @@ MANHATTAN = Destination("US", "10001", 40.75, -73.99)
 OPENING = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PROMISE = Promise(hours=24.0, delivery_at=OPENING + timedelta(hours=24))
 SOURCING = {"policy": "test", "reason": "chosen by the test"}
+TRACEPARENT = "00-abc-def-01"
 
 
 def parcel(fc_id: str, *lines: OrderLine) -> ParcelReservation:
@@ -40,10 +43,13 @@ class BalanceWatch:
 
 
 class OrderDesk:
-    """Builds orders to Manhattan, with ids that grow like the API's, and allocates them."""
+    """Builds orders to Manhattan, with ids that grow like the API's, and records them new as
+    the placing service does (placing/service.py), in one transaction each, but as the test
+    sources them."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.writes = OrderWrites(sessions)
+        self._sessions = sessions
         self._numbers = itertools.count(1)
 
     def order(
@@ -65,12 +71,50 @@ class OrderDesk:
             placed_at=OPENING + timedelta(minutes=number),
         )
 
-    async def allocate(self, order: NewOrder, fc_id: str = NEWARK) -> bool:
+    async def allocate(self, order: NewOrder, fc_id: str = NEWARK, *, queued: bool = False) -> bool:
         """The whole order from one centre."""
-        return await self.split(order, ParcelReservation(fc_id, order.lines))
+        return await self.split(order, ParcelReservation(fc_id, order.lines), queued=queued)
 
-    async def split(self, order: NewOrder, *parcels: ParcelReservation) -> bool:
-        return await self.writes.allocate(order, parcels, PROMISE, order.placed_at, SOURCING)
+    async def split(
+        self, order: NewOrder, *parcels: ParcelReservation, queued: bool = False
+    ) -> bool:
+        return await self.record_allocation(
+            order, parcels, PROMISE, order.placed_at, SOURCING, queued=queued
+        )
+
+    async def record_allocation(
+        self,
+        order: NewOrder,
+        parcels: Sequence[ParcelReservation],
+        promise: Promise,
+        allocated_at: datetime,
+        sourcing: Mapping[str, Any],
+        *,
+        queued: bool = False,
+    ) -> bool:
+        """Allocated as `parcels`, or nothing recorded (False) when one is short. `queued`:
+        with its workflow's start in the outbox, as the API accepts an order."""
+        async with self._sessions() as session:
+            await orders.add_allocated(session, order, promise, allocated_at, sourcing)
+            if queued:
+                start = {"order_id": order.order_id}
+                await outbox.add(session, order.order_id, start, order.placed_at, TRACEPARENT)
+            if not await orders.reserve(session, order, parcels):
+                return False  # rolled back as the session closes
+            await session.commit()
+        return True
+
+    async def backorder(
+        self, order: NewOrder, sourcing: Mapping[str, Any], wait_until: datetime
+    ) -> None:
+        async with self._sessions() as session:
+            await orders.add_backordered(session, order, sourcing, wait_until)
+            await session.commit()
+
+    async def reject(self, order: NewOrder, reason: str) -> None:
+        async with self._sessions() as session:
+            await orders.add_rejected(session, order, reason)
+            await session.commit()
 
 
 class Stockroom:

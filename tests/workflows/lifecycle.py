@@ -13,10 +13,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messages import OrderOutcome, OrderRequest, Placement
-from activities.orders import OrderActivities, StartTerms
+from activities.orders import OrderActivities
 from domain.network_spec import NetworkSpec
 from domain.orders import CarrierMode, Destination, Mode, OrderLine, OrderStatus, OrderType
 from doms.worker import order_workers
+from placing.service import Placing, StartTerms
 from store import outbox
 from store.models import StockRow
 from workflows.order import OrderWorkflow
@@ -50,7 +51,7 @@ async def running_workers(
     client: Client, activities: OrderActivities, stack: AsyncExitStack
 ) -> str:
     task_queue = f"orders-{uuid.uuid4()}"
-    network = activities._spec.network  # the activities' own network
+    network = activities.placing.spec.network  # the activities' own network
     for worker in order_workers(client, task_queue, activities, network):
         await stack.enter_async_context(worker)
     return task_queue
@@ -91,8 +92,8 @@ async def accept(
     """What POST /orders does with the outbox intake, short of notifying its relay."""
     at = datetime.now(UTC)
     order = dataclasses.replace(order, placed_at=at)
-    placing = OrderActivities(sessions, spec)
-    return order, await placing.accept(order, at, StartTerms(traceparent=None))
+    placing = Placing(sessions, spec)
+    return order, await placing.place(order, at, start=StartTerms(traceparent=None))
 
 
 async def place(

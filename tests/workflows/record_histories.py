@@ -48,12 +48,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.faults import FaultInjector
 from activities.messages import CancelRequest, OrderOutcome, OrderRequest, Placement
-from activities.orders import OrderActivities, StartTerms
+from activities.orders import OrderActivities
 from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from doms.network_file import load_network_spec
 from doms.settings import Settings
 from doms.worker import order_workers
+from placing.service import Placing, StartTerms
 from store import inventory
 from store.db import create_engine, session_factory
 from store.migrate import upgrade_to_head
@@ -114,7 +115,7 @@ async def accepted_read_back(run: Recording, order: OrderRequest) -> None:
     """The outbox intake before the placement was passed in: the workflow reads it back."""
     at = datetime.now(UTC)
     order = dataclasses.replace(order, placed_at=at)
-    await OrderActivities(run.sessions, run.spec).accept(order, at, StartTerms(None))
+    await Placing(run.sessions, run.spec).place(order, at, start=StartTerms(None))
     await start_order(run.env.client, order, task_queue=run.task_queue)
 
 
@@ -128,8 +129,8 @@ async def placed_through_the_outbox(run: Recording, order: OrderRequest) -> Plac
     """As `accepted_through_the_outbox`; the placement that POST /orders answers."""
     at = datetime.now(UTC)
     order = dataclasses.replace(order, placed_at=at)
-    placing = OrderActivities(run.sessions, run.spec)
-    placement = await placing.accept(order, at, StartTerms(traceparent=None))
+    placing = Placing(run.sessions, run.spec)
+    placement = await placing.place(order, at, start=StartTerms(traceparent=None))
     order = dataclasses.replace(order, placement=placement)
     await start_order(run.env.client, order, task_queue=run.task_queue)
     return placement

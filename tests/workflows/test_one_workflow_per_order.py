@@ -19,13 +19,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messages import OrderRequest, request_to_json
-from activities.orders import OrderActivities
 from api.idempotency import REPLAYED, place_once
 from api.intake import Intake, answer_of
 from api.schemas import OrderCreate
 from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from doms.settings import Settings
+from placing.service import Placing
 from store import idempotency, outbox
 from store.idempotency import ClaimTerms, IdempotencyKey
 from workflows.relay import OutboxRelay
@@ -54,7 +54,7 @@ async def intake(
     settings = Settings(task_queue=task_queue, speedup=1.0)  # real hours: the server skips them
     running = asyncio.create_task(relay.run())
     try:
-        yield Intake(settings, client, OrderActivities(sessions, network_spec), relay, sessions)
+        yield Intake(settings, client, Placing(sessions, network_spec), relay, sessions)
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

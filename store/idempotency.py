@@ -57,8 +57,8 @@ class IdempotencyKey:
 
 @dataclass(frozen=True)
 class StoredAnswer:
-    """An answer to POST /orders as the API sent it: what keys completed before revision
-    0007 kept."""
+    """An answer to POST /orders as the API sends it; keys completed before revision 0007
+    stored it as it was sent."""
 
     status_code: int
     body: dict[str, Any]

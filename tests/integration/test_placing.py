@@ -211,6 +211,30 @@ async def test_a_split_order_queues_one_start(
     assert len(await starts(db_sessions)) == 1
 
 
+async def test_orders_racing_for_the_last_units_get_exactly_the_units_there_are(
+    db_sessions: async_sessionmaker[AsyncSession], stockroom: Stockroom
+) -> None:
+    """They all see the three units; those who lose one at the reservation source again, in
+    the same session, and find none left."""
+    await only_at(db_sessions, SOFA, "ewr", 3)
+    requests = [a_request(OrderLine(SOFA, 1)) for _ in range(6)]
+
+    placements = await asyncio.gather(*(place(db_sessions, r, key=None) for r in requests))
+
+    assert (
+        sorted(p.status for p in placements)
+        == [OrderStatus.ALLOCATED] * 3 + [OrderStatus.REJECTED] * 3
+    )
+    assert await stockroom.units(SOFA) == {
+        "on_hand": 3,
+        "available": 0,
+        "reserved": 3,
+        "shipped": 0,
+    }
+    assert len(await starts(db_sessions)) == 3
+    assert await stockroom.rows_off_balance() == []
+
+
 @dataclasses.dataclass
 class Traffic:
     """What a block asked of the database: sessions opened, statements, commits, rollbacks."""

@@ -316,8 +316,8 @@ async def _break_things(
     last_kill = -float("inf")
     next_report = time.monotonic()
     while events:
-        stack.restart_worker_if_exited()
-        stack.restart_relay_if_exited()
+        stack.restart_if_exited("worker")
+        stack.restart_if_exited("relay")
         in_flight = await _in_flight(sessions)
         progress = await _progress(sessions)
         now = time.monotonic()
@@ -346,11 +346,11 @@ async def _break_things(
             if event == "worker":
                 report.worker_kills += 1
                 say(f"SIGKILL worker #{report.worker_kills} with {in_flight} orders in flight")
-                stack.kill_worker()
+                stack.kill("worker")
             elif event == "relay":
                 report.relay_kills += 1
                 say(f"SIGKILL relay #{report.relay_kills} with {in_flight} orders in flight")
-                stack.kill_relay()
+                stack.kill("relay")
             else:
                 report.temporal_restarts += 1
                 say(f"SIGKILL Temporal #{report.temporal_restarts} with {in_flight} in flight")
@@ -399,7 +399,7 @@ async def _wait_all_final(
         running = (await client.count_workflows(RUNNING_ORDERS)).count
         if not pending and not running:
             break
-        stack.restart_worker_if_exited()
+        stack.restart_if_exited("worker")
         if time.monotonic() > deadline:
             say(f"gave up waiting after {within:.0f} s: {pending} orders not final")
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,8 +42,7 @@ class ChaosStack:
         self.env = local_system_env(var_dir, speedup, **settings)
         self.settings = settings_of(self.env)
         self._supervisor = Supervisor(self.settings, self.env)
-        self.worker_starts = 1
-        self.relay_starts = 1
+        self.starts: Counter[str] = Counter({"worker": 1, "relay": 1})  # `doms <command>` runs
         self.temporal_starts = 1
         self.unplanned_exits: list[str] = []
         # The worker seen serving: its log is not read again on each poll (it keeps growing).
@@ -89,49 +89,28 @@ class ChaosStack:
     def api(self) -> ManagedProcess:
         return self._child("doms api")
 
-    @property
-    def relay(self) -> ManagedProcess:
-        return self._child("doms relay")
+    def kill(self, command: str) -> None:
+        """SIGKILL `doms <command>` (the worker, the relay) and start a new one at once, as a
+        supervisor would. A killed relay's leased rows wait out their lease, then the new
+        one starts them (a start is idempotent)."""
+        child = self._child(f"doms {command}")
+        child.kill()
+        self._restart(command, child)
 
-    def kill_relay(self) -> None:
-        """SIGKILL the outbox relay and start a new one at once: the rows it had leased wait
-        out their lease, then the new one starts them (a start is idempotent)."""
-        relay = self.relay
-        relay.kill()
-        self._restart_relay(relay)
-
-    def restart_relay_if_exited(self) -> bool:
-        relay = self.relay
-        if relay.returncode is None:
+    def restart_if_exited(self, command: str) -> bool:
+        """A `doms <command>` that died on its own (not by our hand) is noted and started
+        again."""
+        child = self._child(f"doms {command}")
+        if child.returncode is None:
             return False
-        self.unplanned_exits.append(f"relay exited with {relay.returncode}")
-        self._restart_relay(relay)
+        self.unplanned_exits.append(f"{command} exited with {child.returncode}")
+        self._restart(command, child)
         return True
 
-    def _restart_relay(self, dead: ManagedProcess) -> None:
+    def _restart(self, command: str, dead: ManagedProcess) -> None:
         self._supervisor.children.remove(dead)
-        self.relay_starts += 1
-        self._supervisor.start_doms("relay", log_name=f"relay-{self.relay_starts}")
-
-    def kill_worker(self) -> None:
-        """SIGKILL the worker and start a new one at once (as a supervisor would)."""
-        worker = self.worker
-        worker.kill()
-        self._restart_worker(worker)
-
-    def restart_worker_if_exited(self) -> bool:
-        """A worker that died on its own (not by our hand) is noted and started again."""
-        worker = self.worker
-        if worker.returncode is None:
-            return False
-        self.unplanned_exits.append(f"worker exited with {worker.returncode}")
-        self._restart_worker(worker)
-        return True
-
-    def _restart_worker(self, dead: ManagedProcess) -> None:
-        self._supervisor.children.remove(dead)
-        self.worker_starts += 1
-        self._supervisor.start_doms("worker", log_name=f"worker-{self.worker_starts}")
+        self.starts[command] += 1
+        self._supervisor.start_doms(command, log_name=f"{command}-{self.starts[command]}")
 
     async def kill_and_restart_temporal(self) -> None:
         """SIGKILL the dev server and start it again on the same database file."""

@@ -16,7 +16,6 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.messages import OrderRequest, request_to_json
 from domain.orders import OrderStatus
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import FULFILMENT_CENTRE, MODE, ORDER_STATUS, ORDER_TYPE
@@ -47,19 +46,15 @@ def search_attributes_of(request: dict[str, Any]) -> TypedSearchAttributes:
     return TypedSearchAttributes(pairs)
 
 
-async def start_order(client: Client, request: OrderRequest, *, task_queue: str) -> bool:
-    """Start the workflow of an order the API already recorded (the outbox intake).
+async def start_queued(client: Client, request_json: str, *, task_queue: str) -> bool:
+    """Start the workflow of an order the API already recorded, from its input as the outbox
+    stores it (JSON text of an OrderRequest): passed to Temporal as it is, not decoded into
+    the dataclass and encoded again.
 
     Idempotent by order id: a running workflow is kept, and one that has already ended is
     never started again (so a repeated start cannot ship an order twice). True when this
     call started it.
     """
-    return await start_queued(client, json.dumps(request_to_json(request)), task_queue=task_queue)
-
-
-async def start_queued(client: Client, request_json: str, *, task_queue: str) -> bool:
-    """`start_order` for the input as the outbox stores it (JSON text of an OrderRequest):
-    passed to Temporal as it is, not decoded into the dataclass and encoded again."""
     request = json.loads(request_json)
     payload = Payload(metadata=JSON_PLAIN, data=request_json.encode())
     try:

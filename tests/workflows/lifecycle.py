@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import OrderOutcome, OrderRequest, Placement
+from activities.messages import OrderOutcome, OrderRequest, Placement, request_to_json
 from activities.orders import OrderActivities
 from domain.network_spec import NetworkSpec
 from domain.orders import CarrierMode, Destination, Mode, OrderLine, OrderStatus, OrderType
@@ -21,7 +22,7 @@ from placing.service import Placing, StartTerms
 from store import outbox
 from store.models import StockRow
 from workflows.order import OrderWorkflow
-from workflows.starter import order_workflow_id, start_order
+from workflows.starter import order_workflow_id, start_queued
 
 MANHATTAN = Destination("US", "10001", 40.75, -73.99)
 SEATTLE = Destination("US", "98101", 47.61, -122.33)
@@ -55,6 +56,11 @@ async def running_workers(
     for worker in order_workers(client, task_queue, activities, network):
         await stack.enter_async_context(worker)
     return task_queue
+
+
+async def start_order(client: Client, request: OrderRequest, *, task_queue: str) -> bool:
+    """As the relay starts an order: from its outbox JSON (workflows/starter.py)."""
+    return await start_queued(client, json.dumps(request_to_json(request)), task_queue=task_queue)
 
 
 def handle_of(client: Client, order: OrderRequest) -> WorkflowHandle[OrderWorkflow, OrderOutcome]:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lifecycle import MANHATTAN, SEATTLE, an_order
+from lifecycle import MANHATTAN, SEATTLE, an_order, start_order
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
@@ -62,7 +62,7 @@ from store.models import StockRow
 from store.seed import seed_network_spec
 from workflows import search_attributes
 from workflows.order import OrderWorkflow
-from workflows.starter import order_workflow_id, start_order
+from workflows.starter import order_workflow_id
 
 HISTORIES = Path(__file__).parent / "histories"
 # Every event that names a client or worker names this, not the recording machine.

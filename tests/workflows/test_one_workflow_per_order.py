@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi import Response
-from lifecycle import accept, an_order, handle_of, outcome_of, pending
+from lifecycle import accept, an_order, handle_of, outcome_of, pending, start_order
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -29,7 +29,6 @@ from placing.service import Placing
 from store import idempotency, outbox
 from store.idempotency import ClaimTerms, IdempotencyKey
 from workflows.relay import OutboxRelay
-from workflows.starter import start_order
 
 BODY = OrderCreate.model_validate(
     {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lifecycle import accept, an_order, outcome_of, pending, stock
+from lifecycle import accept, an_order, outcome_of, pending, start_order, stock
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -14,7 +14,6 @@ from domain.network_spec import NetworkSpec
 from domain.orders import OrderLine, OrderStatus
 from store import inventory, outbox
 from workflows.relay import LEASE, OutboxRelay
-from workflows.starter import start_order
 
 MORE_THAN_ANY_CENTRE_HOLDS = OrderLine("SKU-0020", 600)  # 500 per regional FC
 
